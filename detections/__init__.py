@@ -1,0 +1,1 @@
+"""Rules, alert building and campaign correlation, and the alert store."""

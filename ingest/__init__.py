@@ -1,0 +1,1 @@
+"""Readers of each source, the canonical schema, the simulator, windowing and graphs."""

@@ -1,0 +1,179 @@
+"""The canonical authentication-event schema and its validator.
+
+Every source (LANL, Windows XML/EVTX/classic text, Splunk, the simulator) is
+mapped to this one Polars schema; nothing downstream knows where an event came
+from.
+
+Columns (required):
+    time         Int64    UTC seconds (LANL: seconds since the data set's epoch)
+    src_user     String   user@domain that authenticates (LANL "source user")
+    dst_user     String   user@domain the credentials are used for
+    src_host     String   host the authentication comes from
+    dst_host     String   host the authentication is made to
+    auth_type    String   Kerberos, NTLM, Negotiate, MICROSOFT_AUTHENTICATION_PACKAGE_V1_0, ...
+    logon_type   String   Network, Interactive, RemoteInteractive, Service, Batch, ...
+    orientation  String   LogOn, LogOff, TGS, TGT, AuthMap
+    success      Boolean  True for Success, False for Fail
+    source       String   provenance: file name, "lanl", "splunk:<sid>", "sim"
+
+Columns (optional; filled with nulls when a source lacks them):
+    event_code   Int32    Windows event id (4624, 4625, ...)
+    logon_id     String   Windows logon id (0x...)
+    src_ip       String   source IP address
+    record       Int64    record number within ``source`` (EVTX record id, line
+                          number, Splunk result offset)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+REQUIRED: dict[str, pl.DataType] = {
+    "time": pl.Int64(),
+    "src_user": pl.String(),
+    "dst_user": pl.String(),
+    "src_host": pl.String(),
+    "dst_host": pl.String(),
+    "auth_type": pl.String(),
+    "logon_type": pl.String(),
+    "orientation": pl.String(),
+    "success": pl.Boolean(),
+    "source": pl.String(),
+}
+
+OPTIONAL: dict[str, pl.DataType] = {
+    "event_code": pl.Int32(),
+    "logon_id": pl.String(),
+    "src_ip": pl.String(),
+    "record": pl.Int64(),
+}
+
+AUTH_SCHEMA: pl.Schema = pl.Schema({**REQUIRED, **OPTIONAL})
+
+#: Columns that must be non-null and non-empty for a row to be usable.
+NON_EMPTY = ("src_host", "dst_host")
+
+#: Values seen in the LANL data set for the categorical columns. Other values
+#: are allowed (Windows produces more) but these are the canonical spellings.
+ORIENTATIONS = ("LogOn", "LogOff", "TGS", "TGT", "AuthMap")
+AUTH_TYPES = ("Kerberos", "NTLM", "Negotiate", "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0", "?")
+LOGON_TYPES = (
+    "Network",
+    "Interactive",
+    "RemoteInteractive",
+    "Service",
+    "Batch",
+    "Unlock",
+    "NewCredentials",
+    "NetworkCleartext",
+    "CachedInteractive",
+    "?",
+)
+
+MAX_EXAMPLES = 5
+
+
+class SchemaError(ValueError):
+    """A frame cannot be brought to the canonical schema (missing columns)."""
+
+
+@dataclass
+class ValidationReport:
+    """Result of :func:`validate`.
+
+    Attributes:
+        valid: the rows that passed, in the canonical schema and column order.
+        bad_rows: number of rejected rows.
+        reasons: rejected-row count per reason.
+        examples: up to ``MAX_EXAMPLES`` rejected rows per reason, as dicts.
+    """
+
+    valid: pl.DataFrame
+    bad_rows: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[dict]] = field(default_factory=dict)
+
+    def merge(self, other: ValidationReport) -> None:
+        """Fold ``other``'s counts and examples into this report (not its rows)."""
+        self.bad_rows += other.bad_rows
+        for reason, n in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        for reason, rows in other.examples.items():
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(rows[: MAX_EXAMPLES - len(kept)])
+
+    def describe(self) -> str:
+        """One human line per reason, e.g. ``"3 rows: null time"``."""
+        return "; ".join(f"{n} rows: {reason}" for reason, n in sorted(self.reasons.items()))
+
+
+def empty_frame() -> pl.DataFrame:
+    """An empty frame in the canonical schema."""
+    return pl.DataFrame(schema=AUTH_SCHEMA)
+
+
+def conform(df: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Add missing optional columns as nulls, cast, and order columns canonically.
+
+    Raises:
+        SchemaError: a required column is missing (names every missing column).
+    """
+    lf = df.lazy()
+    names = lf.collect_schema().names()
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise SchemaError(f"missing required column(s): {', '.join(missing)}")
+    exprs = []
+    for name, dtype in AUTH_SCHEMA.items():
+        if name in names:
+            exprs.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return lf.select(exprs)
+
+
+def _checks(df: pl.DataFrame) -> list[tuple[str, pl.Expr]]:
+    """(reason, predicate-that-flags-bad-rows) pairs, in reporting order."""
+    checks: list[tuple[str, pl.Expr]] = [
+        ("null time", pl.col("time").is_null()),
+        ("negative time", pl.col("time") < 0),
+        ("null success", pl.col("success").is_null()),
+    ]
+    for col in NON_EMPTY:
+        checks.append(
+            (f"empty {col}", pl.col(col).is_null() | (pl.col(col).str.strip_chars() == ""))
+        )
+    return checks
+
+
+def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
+    """Check a frame against the canonical schema; report bad rows, never raise on them.
+
+    Values that cannot be cast to the column type (``"abc"`` for ``time``)
+    become nulls and are reported as such. A row is rejected for the first
+    check it fails; counts per reason and a few examples are kept.
+
+    Raises:
+        SchemaError: only when whole required columns are missing.
+    """
+    original = df.lazy().with_row_index("_row").collect()
+    cast = conform(original.drop("_row")).collect().with_columns(original["_row"])
+    reason = pl.lit(None, dtype=pl.String)
+    for name, bad in reversed(_checks(cast)):
+        reason = pl.when(bad.fill_null(False)).then(pl.lit(name)).otherwise(reason)
+    tagged = cast.with_columns(reason.alias("_reason"))
+    bad = tagged.filter(pl.col("_reason").is_not_null())
+    report = ValidationReport(
+        valid=tagged.filter(pl.col("_reason").is_null()).drop("_row", "_reason"),
+        bad_rows=bad.height,
+    )
+    if bad.height:
+        counts = bad.group_by("_reason").len()
+        report.reasons = dict(zip(counts["_reason"], counts["len"], strict=True))
+        for name in report.reasons:
+            rows = bad.filter(pl.col("_reason") == name).head(MAX_EXAMPLES)
+            ids = rows["_row"].to_list()
+            report.examples[name] = original.filter(pl.col("_row").is_in(ids)).to_dicts()
+    return report

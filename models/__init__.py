@@ -1,0 +1,1 @@
+"""Detectors (temporal GNN, XGBoost + SHAP), evaluation, and the LLM summarizer."""

@@ -1,0 +1,1 @@
+"""Grounded alert summaries from a quantized local LLM."""

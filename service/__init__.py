@@ -1,0 +1,1 @@
+"""Settings, the FastAPI app, workers and the command line."""
