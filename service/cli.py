@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "explain",
     "summarize",
     "serve",
+    "demo",
 )
 
 
