@@ -32,6 +32,8 @@ from ingest.sim_config import (
     EventBatch,
     SimConfig,
     batch,
+    concat,
+    time_order,
 )
 from ingest.sim_topology import ROLE_DC, ROLE_SERVER, Topology
 
@@ -99,13 +101,10 @@ class Campaign:
 class _History:
     """Successful remote logons of the benign events, sorted by time."""
 
-    def __init__(self, benign: EventBatch) -> None:
-        m = (benign.ori == O_LOGON) & (benign.sh != benign.dh) & benign.ok
-        order = np.argsort(benign.t[m], kind="stable")
-        self.t = benign.t[m][order]
-        self.su = benign.su[m][order]
-        self.sh = benign.sh[m][order]
-        self.dh = benign.dh[m][order]
+    def __init__(self, benign: list[EventBatch]) -> None:
+        remote = concat([b.select((b.ori == O_LOGON) & (b.sh != b.dh) & b.ok) for b in benign])
+        remote = remote.select(time_order(np.clip(remote.t, 0, None)))
+        self.t, self.su, self.sh, self.dh = remote.t, remote.su, remote.sh, remote.dh
 
     def before(self, t: int) -> slice:
         """Rows strictly before ``t``."""
@@ -196,7 +195,7 @@ def _harvest(
 
 
 def build_campaigns(
-    cfg: SimConfig, topo: Topology, benign: EventBatch, rng: np.random.Generator
+    cfg: SimConfig, topo: Topology, benign: list[EventBatch], rng: np.random.Generator
 ) -> tuple[list[Campaign], list[EventBatch]]:
     """Draw ``cfg.campaigns`` campaigns on top of ``benign``; return them and their events."""
     hist = _History(benign)

@@ -115,8 +115,10 @@ class EventBatch:
         return len(self.t)
 
     def select(self, mask: np.ndarray) -> EventBatch:
-        """The rows where ``mask`` is true (or the given row indices)."""
-        return EventBatch(*(getattr(self, c)[mask] for c in COLUMNS))
+        """The rows where ``mask`` is true, or the rows at the given indices."""
+        if mask.dtype == np.bool_:
+            return EventBatch(*(getattr(self, c)[mask] for c in COLUMNS))
+        return EventBatch(*(np.take(getattr(self, c), mask) for c in COLUMNS))
 
 
 _DTYPES = {
@@ -154,6 +156,15 @@ def concat(batches: list[EventBatch]) -> EventBatch:
     if not batches:
         return batch(np.zeros(0, np.int64), su=0, dh=0, sh=0, at=0, lt=0, ori=0)
     return EventBatch(*(np.concatenate([getattr(b, c) for b in batches]) for c in COLUMNS))
+
+
+def time_order(t: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative times below 2**32 (two 16-bit radix passes, O(n))."""
+    if len(t) and (t.min() < 0 or t.max() >= 2**32):
+        raise ValueError("times must be in [0, 2**32) seconds")
+    low = np.argsort((t & 0xFFFF).astype(np.uint16), kind="stable")
+    high = np.argsort(np.take(t >> 16, low).astype(np.uint16), kind="stable")
+    return np.take(low, high)
 
 
 def choice_codes(rng: np.random.Generator, n: int, probs: dict[int, float]) -> np.ndarray:

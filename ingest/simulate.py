@@ -27,7 +27,16 @@ import polars as pl
 from ingest.schema import AUTH_SCHEMA
 from ingest.sim_attacks import Campaign, build_campaigns
 from ingest.sim_benign import admin_activity, machine_activity, service_activity, user_activity
-from ingest.sim_config import AUTH, EPOCH, LOGON, ORIENT, EventBatch, SimConfig, concat
+from ingest.sim_config import (
+    AUTH,
+    EPOCH,
+    LOGON,
+    ORIENT,
+    EventBatch,
+    SimConfig,
+    concat,
+    time_order,
+)
 from ingest.sim_topology import ROLE_NAMES, Topology, build_topology
 
 __all__ = ["SimConfig", "SimResult", "simulate", "write_lanl"]
@@ -119,12 +128,12 @@ def simulate(config: SimConfig) -> SimResult:
     parts = []
     for gen in (user_activity, admin_activity, machine_activity, service_activity):
         parts += gen(config, topo, rng)
-    benign = concat(parts)
-    benign = benign.select((benign.t >= 0) & (benign.t < config.span))
-    campaigns, attack = build_campaigns(config, topo, benign, rng)
-    codes = concat([benign, *attack])
-    codes = codes.select((codes.t >= 0) & (codes.t < config.span))
-    codes = codes.select(np.argsort(codes.t, kind="stable"))
+    campaigns, attack = build_campaigns(config, topo, parts, rng)
+    codes = concat(parts + attack)
+    del parts
+    order = time_order(np.clip(codes.t, 0, None))
+    t_sorted = np.take(codes.t, order)
+    codes = codes.select(order[(t_sorted >= 0) & (t_sorted < config.span)])
     return SimResult(
         config=config,
         topology=topo,
