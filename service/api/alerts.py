@@ -1,0 +1,120 @@
+"""Alert routes: list, get, triage, summaries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.api.alerts_schemas import (
+    AlertDetail,
+    AlertPage,
+    AlertRead,
+    AlertUpdate,
+    Severity,
+    Sort,
+    Status,
+    SummaryRead,
+)
+from service.api.deps import Reader, SessionDep, Writer
+from service.services import alerts as alert_service
+from service.services import summaries as summary_service
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=2**62, description="alert id")]
+Name = Annotated[str | None, Query(min_length=1, max_length=500)]
+
+
+@router.get("", response_model=AlertPage, dependencies=[Reader])
+def list_alerts(
+    request: Request,
+    session: SessionDep,
+    start: Annotated[int | None, Query(ge=0, le=2**62, description="from (UTC s)")] = None,
+    end: Annotated[int | None, Query(ge=0, le=2**62, description="to (UTC s)")] = None,
+    min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    host: Annotated[Name, Query(description="src_host or dst_host")] = None,
+    src_host: Name = None,
+    dst_host: Name = None,
+    user: Name = None,
+    status: Status | None = None,
+    severity: Severity | None = None,
+    detector: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,49}$")] = None,
+    rule: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    sort: Sort = "-time",
+    limit: Annotated[int, Query(ge=1)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AlertPage:
+    """Alerts matching every given filter, one page at a time (cursor pagination).
+
+    With ``detector``, ``min_score`` applies to that detector's score.
+    """
+    limit = min(limit, request.app.state.settings.api.max_page)
+    filters = alert_service.AlertFilter(
+        start=start,
+        end=end,
+        min_score=min_score,
+        host=host,
+        src_host=src_host,
+        dst_host=dst_host,
+        user=user,
+        status=status,
+        severity=severity,
+        detector=detector,
+        rule=rule,
+        campaign=campaign,
+    )
+    page = alert_service.list_alerts(
+        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
+    )
+    return AlertPage(
+        items=[AlertRead.model_validate(a) for a in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{alert_id}", response_model=AlertDetail, dependencies=[Reader])
+def get_alert(alert_id: AlertId, session: SessionDep) -> AlertDetail:
+    """One alert with its scores, explanation, rule hits, campaign and history."""
+    return AlertDetail.model_validate(alert_service.get_alert(session=session, alert_id=alert_id))
+
+
+@router.patch("/{alert_id}", response_model=AlertDetail, dependencies=[Writer])
+def update_alert(
+    alert_id: AlertId, body: AlertUpdate, request: Request, session: SessionDep
+) -> AlertDetail:
+    """Triage: set status, verdict and/or note; each change is kept in the history."""
+    alert = alert_service.update_alert(
+        session=session,
+        alert_id=alert_id,
+        actor=request.state.actor,
+        status=body.status,
+        verdict=body.verdict,
+        note=body.note,
+    )
+    return AlertDetail.model_validate(alert)
+
+
+@router.get("/{alert_id}/summary", response_model=SummaryRead, dependencies=[Reader])
+def get_summary(alert_id: AlertId, session: SessionDep) -> SummaryRead:
+    """The cached summary (404 until one is generated)."""
+    return SummaryRead.model_validate(
+        summary_service.get_summary(session=session, alert_id=alert_id)
+    )
+
+
+@router.post("/{alert_id}/summary", response_model=SummaryRead, dependencies=[Writer])
+async def create_summary(alert_id: AlertId, request: Request, session: SessionDep) -> SummaryRead:
+    """Generate the summary now through the summarizer's batching queue, and cache it.
+
+    503 when the queue is full, 504 when it takes too long.
+    """
+    facts = await run_in_threadpool(
+        lambda: summary_service.facts_for(session=session, alert_id=alert_id)
+    )
+    result = await summary_service.summarize(request.app.state.summarizer, facts)
+    row = await run_in_threadpool(
+        lambda: summary_service.save_summary(session=session, alert_id=alert_id, result=result)
+    )
+    return SummaryRead.model_validate(row)

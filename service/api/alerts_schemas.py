@@ -1,0 +1,134 @@
+"""Request and response schemas of the alert routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+Status = Literal["new", "triaged", "closed"]
+Verdict = Literal["true_positive", "false_positive"]
+Severity = Literal["low", "medium", "high", "critical"]
+Sort = Literal["-time", "time", "-score", "score", "-id", "id"]
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+class AlertRead(BaseModel):
+    """An alert as listed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    time: int = Field(description="first event, UTC seconds")
+    last_time: int = Field(description="last event, UTC seconds")
+    window: int
+    src_host: str
+    dst_host: str
+    user: str
+    score: float = Field(description="highest score over detectors")
+    detector: str = Field(description="detector behind score: gnn, xgb or rules")
+    scores: dict[str, float]
+    techniques: list[str]
+    severity: str
+    status: str
+    verdict: str | None
+    campaign_id: int | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def first_seen(self) -> str:
+        """``time`` as ISO 8601."""
+        return _iso(self.time)
+
+
+class AlertPage(BaseModel):
+    """A page of alerts; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    items: list[AlertRead]
+    next_cursor: str | None
+
+
+class RuleHitRead(BaseModel):
+    """A rule that fired on the alert."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    rule_id: str
+    title: str
+    severity: str
+    attack: list[str]
+    time: int
+    host: str
+    user: str
+    source: str
+
+
+class HistoryRead(BaseModel):
+    """One analyst change."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    changes: dict[str, Any]
+
+
+class CampaignRef(BaseModel):
+    """The campaign an alert belongs to."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    hosts: list[str]
+    alert_count: int
+    severity: str
+
+
+class AlertDetail(AlertRead):
+    """Everything about one alert: facts, scores, explanation, rule hits, campaign, history."""
+
+    users: list[str]
+    explanation: list[dict[str, Any]] = Field(description="top feature contributions (SHAP)")
+    evidence: list[str]
+    src_ips: list[str]
+    note: str | None
+    rule_hits: list[RuleHitRead]
+    history: list[HistoryRead]
+    campaign: CampaignRef | None
+
+
+class AlertUpdate(BaseModel):
+    """Triage an alert; fields left out are unchanged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    verdict: Verdict | None = None
+    note: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> AlertUpdate:
+        if self.status is None and self.verdict is None and self.note is None:
+            raise ValueError("give at least one of status, verdict, note")
+        return self
+
+
+class SummaryRead(BaseModel):
+    """A (cached) alert summary."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    alert_id: int
+    text: str
+    source: str = Field(description="llm, or template when the model's text was not grounded")
+    grounded: bool
+    model: str
+    quantization: str
+    latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
