@@ -28,6 +28,7 @@ from ingest.sim_config import (
     HOUR,
     L_SVC,
     O_LOGON,
+    SYSTEM_LOGON_ID,
     TECHNIQUES,
     EventBatch,
     SimConfig,
@@ -256,6 +257,6 @@ def _hop_events(topo: Topology, camp: Campaign, rng: np.random.Generator) -> lis
     dst = arr["dst"][ps]
     out.append(
         batch(arr["time"][ps] + 3, su=topo.machine_base + dst, du=topo.system_base + dst,
-              sh=dst, dh=dst, at=A_NEG, lt=L_SVC, ori=O_LOGON)
+              sh=dst, dh=dst, at=A_NEG, lt=L_SVC, ori=O_LOGON, lid=SYSTEM_LOGON_ID)
     )  # fmt: skip
     return out

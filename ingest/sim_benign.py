@@ -38,11 +38,13 @@ from ingest.sim_config import (
     O_LOGON,
     O_TGS,
     O_TGT,
+    SYSTEM_LOGON_ID,
     WEEK,
     EventBatch,
     SimConfig,
     batch,
     choice_codes,
+    logon_ids,
 )
 from ingest.sim_topology import ROLE_DC, ROLE_WS, Topology
 
@@ -80,9 +82,10 @@ def network_access(
     tgs = (auth == A_KRB) & (rng.random(n) < tgs_rate)
     dc = topo.host_dc[src]
     off = t + 1 + rng.exponential(session, n).astype(np.int64)
+    lid = logon_ids(rng, n)
     return [
         batch(t[tgs] - 1, su=user[tgs], sh=src[tgs], dh=dc[tgs], at=A_KRB, lt=L_UNK, ori=O_TGS),
-        batch(t, su=user, sh=src, dh=dst, at=auth, lt=logon, ori=O_LOGON, ok=ok),
+        batch(t, su=user, sh=src, dh=dst, at=auth, lt=logon, ori=O_LOGON, ok=ok, lid=lid),
         batch(
             off[ok],
             su=user[ok],
@@ -91,6 +94,7 @@ def network_access(
             at=A_UNK,
             lt=logon[ok] if isinstance(logon, np.ndarray) else logon,
             ori=O_LOGOFF,
+            lid=lid[ok],
         ),
     ]
 
@@ -117,16 +121,17 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
     unlock = rng.random(n) < 0.5
     t_unlock = t0 + (rng.uniform(0.35, 0.6, n) * dur).astype(np.int64)
     amap = rng.random(n) < 0.02
+    lid = logon_ids(rng, n)
     out = [
         batch(t0 - 2, su=uu, sh=ws, dh=dc, at=A_KRB, lt=L_UNK, ori=O_TGT),
         batch(t0[typo] - 17, su=uu[typo], sh=ws[typo], dh=dc[typo], at=A_KRB, lt=L_UNK,
               ori=O_TGT, ok=False),
-        batch(t0, su=uu, sh=ws, dh=ws, at=ia, lt=L_INT, ori=O_LOGON),
+        batch(t0, su=uu, sh=ws, dh=ws, at=ia, lt=L_INT, ori=O_LOGON, lid=lid),
         batch(t0[typo] - 15, su=uu[typo], sh=ws[typo], dh=ws[typo], at=ia[typo], lt=L_INT,
-              ori=O_LOGON, ok=False),
-        batch(end, su=uu, sh=ws, dh=ws, at=A_UNK, lt=L_INT, ori=O_LOGOFF),
+              ori=O_LOGON, ok=False, lid=0),
+        batch(end, su=uu, sh=ws, dh=ws, at=A_UNK, lt=L_INT, ori=O_LOGOFF, lid=lid),
         batch(t_unlock[unlock], su=uu[unlock], sh=ws[unlock], dh=ws[unlock], at=A_NEG,
-              lt=L_UNLOCK, ori=O_LOGON),
+              lt=L_UNLOCK, ori=O_LOGON, lid=logon_ids(rng, int(unlock.sum()))),
         batch(t0[amap] + 5, su=uu[amap], sh=ws[amap], dh=ws[amap], at=A_UNK, lt=L_UNK,
               ori=O_AUTHMAP),
     ]  # fmt: skip
@@ -221,7 +226,7 @@ def machine_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
     h, t = draw(np.full((n_hosts, hours), 0.25))
     out.append(
         batch(t, su=topo.machine_base + h, du=topo.system_base + h, sh=h, dh=h, at=A_NEG,
-              lt=L_SVC, ori=O_LOGON)
+              lt=L_SVC, ori=O_LOGON, lid=SYSTEM_LOGON_ID)
     )  # fmt: skip
     shared = topo.servers[(topo.host_dept[topo.servers] == -1)]
     h, t = draw(np.where(is_ws, 0.012, 0.0)[:, None] * np.ones((1, hours)))
@@ -242,7 +247,10 @@ def service_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
         runs = np.arange(int(topo.svc_phase[i]), span, period)
         runs = runs + rng.integers(0, 60, size=len(runs))
         runs = runs[(runs >= topo.host_online[src]) & (runs < span - 60)]
-        out.append(batch(runs, su=acct, sh=src, dh=src, at=A_NEG, lt=L_BATCH, ori=O_LOGON))
+        out.append(
+            batch(runs, su=acct, sh=src, dh=src, at=A_NEG, lt=L_BATCH, ori=O_LOGON,
+                  lid=logon_ids(rng, len(runs)))
+        )  # fmt: skip
         tg = topo.svc_targets[i]
         t = (runs[:, None] + 1 + np.arange(len(tg))[None, :]).ravel()
         dst = np.broadcast_to(tg[None, :], (len(runs), len(tg))).ravel()
@@ -274,7 +282,7 @@ def deployment(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list
         src = np.full(len(tg), topo.deploy_host)
         out.append(
             batch([base - 30], su=topo.deploy_account, sh=topo.deploy_host, dh=topo.deploy_host,
-                  at=A_NEG, lt=L_BATCH, ori=O_LOGON)
+                  at=A_NEG, lt=L_BATCH, ori=O_LOGON, lid=logon_ids(rng, 1))
         )  # fmt: skip
         auth = choice_codes(rng, len(tg), {A_KRB: 0.7, A_NTLM: 0.3})
         acct = np.full(len(tg), topo.deploy_account)

@@ -94,12 +94,15 @@ class SimConfig:
         return [f.name for f in fields(cls)]
 
 
-COLUMNS = ("t", "su", "du", "sh", "dh", "at", "lt", "ori", "ok")
+COLUMNS = ("t", "su", "du", "sh", "dh", "at", "lt", "ori", "ok", "lid")
 
 
 @dataclass
 class EventBatch:
-    """Integer-coded auth events: times, account ids, host ids and code-table indices."""
+    """Integer-coded auth events: times, account ids, host ids and code-table indices.
+
+    ``lid`` is a logon id linking a logon to its logoff (0 when not a session event).
+    """
 
     t: np.ndarray
     su: np.ndarray
@@ -110,6 +113,7 @@ class EventBatch:
     lt: np.ndarray
     ori: np.ndarray
     ok: np.ndarray
+    lid: np.ndarray
 
     def __len__(self) -> int:
         return len(self.t)
@@ -131,17 +135,19 @@ _DTYPES = {
     "lt": np.int8,
     "ori": np.int8,
     "ok": np.bool_,
+    "lid": np.int64,
 }
 
 
 def batch(t: np.ndarray, **cols: object) -> EventBatch:
     """Build a batch of ``len(t)`` events; scalar columns are broadcast.
 
-    ``du`` defaults to ``su`` and ``ok`` to true.
+    ``du`` defaults to ``su``, ``ok`` to true and ``lid`` to 0.
     """
     n = len(t)
     cols.setdefault("du", cols["su"])
     cols.setdefault("ok", True)
+    cols.setdefault("lid", 0)
     out = {"t": np.asarray(t, dtype=np.int64)}
     for name in COLUMNS[1:]:
         value = np.asarray(cols[name], dtype=_DTYPES[name])
@@ -165,6 +171,15 @@ def time_order(t: np.ndarray) -> np.ndarray:
     low = np.argsort((t & 0xFFFF).astype(np.uint16), kind="stable")
     high = np.argsort(np.take(t >> 16, low).astype(np.uint16), kind="stable")
     return np.take(low, high)
+
+
+#: Logon id of the SYSTEM session (0x3e7), used for service logons.
+SYSTEM_LOGON_ID = 0x3E7
+
+
+def logon_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random logon ids (as Windows prints them, 0x10000..0xffffffff)."""
+    return rng.integers(0x10000, 2**32, size=n, dtype=np.int64)
 
 
 def choice_codes(rng: np.random.Generator, n: int, probs: dict[int, float]) -> np.ndarray:
