@@ -177,3 +177,73 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
             ids = rows["_row"].to_list()
             report.examples[name] = original.filter(pl.col("_row").is_in(ids)).to_dicts()
     return report
+
+
+# --------------------------------------------------------------------------------------
+# Process / share / service events (Windows only; the events declarative rules need)
+# --------------------------------------------------------------------------------------
+
+#: Schema of ``DIR/process/part-*.parquet``: Windows events that are not
+#: authentications but that rules evaluate (see ``ingest/win_map.py``).
+#:
+#: Columns:
+#:     time                 Int64    UTC seconds
+#:     host                 String   host that logged the event (short upper-case name)
+#:     user                 String   acting account as ``user@DOMAIN`` (null when unknown)
+#:     event_code           Int32    Windows event id (4688, 5145, 7045, Sysmon 1, ...)
+#:     kind                 String   process, share, service, network or privilege
+#:     image                String   process image (4688 NewProcessName, Sysmon Image)
+#:     command_line         String   process command line
+#:     parent_image         String   parent process image
+#:     parent_command_line  String   parent command line (Sysmon 1)
+#:     share_name           String   share name without the ``\\*\`` prefix (``ADMIN$``)
+#:     relative_target      String   file or pipe relative to the share (5145)
+#:     access_mask          Int64    requested access mask (5140/5145)
+#:     service_name         String   installed service name (7045)
+#:     service_image        String   installed service binary path (7045)
+#:     logon_type           String   logon type when the event carries one
+#:     logon_id             String   logon session id, ``0x`` + lower-case hex, no padding
+#:     pid                  Int64    process id (4688 new process, Sysmon ProcessId)
+#:     parent_pid           Int64    parent process id
+#:     src_host             String   remote host of a share access / connection source
+#:     src_ip               String   remote address (share access, connection source)
+#:     dst_ip               String   connection destination address (Sysmon 3)
+#:     dst_port             Int32    connection destination port (Sysmon 3)
+#:     source               String   provenance: file name or ``splunk:<sid>``
+#:     record               Int64    record number within ``source``
+PROCESS_SCHEMA: pl.Schema = pl.Schema(
+    {
+        "time": pl.Int64(),
+        "host": pl.String(),
+        "user": pl.String(),
+        "event_code": pl.Int32(),
+        "kind": pl.String(),
+        "image": pl.String(),
+        "command_line": pl.String(),
+        "parent_image": pl.String(),
+        "parent_command_line": pl.String(),
+        "share_name": pl.String(),
+        "relative_target": pl.String(),
+        "access_mask": pl.Int64(),
+        "service_name": pl.String(),
+        "service_image": pl.String(),
+        "logon_type": pl.String(),
+        "logon_id": pl.String(),
+        "pid": pl.Int64(),
+        "parent_pid": pl.Int64(),
+        "src_host": pl.String(),
+        "src_ip": pl.String(),
+        "dst_ip": pl.String(),
+        "dst_port": pl.Int32(),
+        "source": pl.String(),
+        "record": pl.Int64(),
+    }
+)
+
+#: Values of ``PROCESS_SCHEMA["kind"]``.
+PROCESS_KINDS = ("process", "share", "service", "network", "privilege")
+
+
+def empty_process_frame() -> pl.DataFrame:
+    """An empty frame in the process-event schema."""
+    return pl.DataFrame(schema=PROCESS_SCHEMA)

@@ -1,0 +1,492 @@
+"""Map Windows records to canonical auth events and process events (pure, Polars).
+
+Conventions (shared by every Windows form, documented in docs/windows-and-rules.md):
+
+* ``time``: TimeCreated/@SystemTime as UTC epoch seconds (fraction dropped).
+* hosts: short upper-case names (``WIN-77LTAPHIQ1R.example.corp`` ->
+  ``WIN-77LTAPHIQ1R``); IP addresses stay as written (lower-case).
+* users: ``name@DOMAIN``: account name lower-case, domain upper-case and cut to
+  its first label (``EXAMPLE.CORP`` -> ``EXAMPLE``); ``DOM\\name`` and
+  ``name@dom`` forms are split; ``?`` when the event carries no domain.
+* logon ids, status codes: ``0x`` + lower-case hex without padding.
+* network logons: ``dst_host`` = Computer; ``src_host`` = WorkstationName, else
+  the host seen with the same IpAddress elsewhere in the input (NTLM logons and
+  Sysmon connections name both), else the IP itself; loopback or ``-`` sources
+  mean a local logon (``src_host = dst_host``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA
+from ingest.win_xml import WinRecord
+
+#: EventData names the mapping reads; the raw frame has one column per name.
+DATA_FIELDS: tuple[str, ...] = (
+    "SubjectUserName",
+    "SubjectDomainName",
+    "SubjectLogonId",
+    "TargetUserName",
+    "TargetDomainName",
+    "TargetLogonId",
+    "LogonType",
+    "LogonProcessName",
+    "AuthenticationPackageName",
+    "WorkstationName",
+    "LmPackageName",
+    "IpAddress",
+    "IpPort",
+    "Status",
+    "TargetServerName",
+    "ServiceName",
+    "PackageName",
+    "Workstation",
+    "ShareName",
+    "RelativeTargetName",
+    "AccessMask",
+    "NewProcessName",
+    "NewProcessId",
+    "ProcessId",
+    "ParentProcessName",
+    "CommandLine",
+    "ImagePath",
+    "Image",
+    "ParentImage",
+    "ParentCommandLine",
+    "ParentProcessId",
+    "User",
+    "LogonId",
+    "SourceIp",
+    "SourceHostname",
+    "DestinationIp",
+    "DestinationHostname",
+    "DestinationPort",
+)
+
+SYSTEM_COLUMNS: dict[str, pl.DataType] = {
+    "event_id": pl.Int32(),
+    "system_time": pl.String(),
+    "record_id": pl.Int64(),
+    "channel": pl.String(),
+    "computer": pl.String(),
+    "provider": pl.String(),
+    "source": pl.String(),
+    "record": pl.Int64(),
+}
+RAW_SCHEMA: pl.Schema = pl.Schema({**SYSTEM_COLUMNS, **{f: pl.String() for f in DATA_FIELDS}})
+
+LOGON_TYPES: dict[str, str] = {
+    "0": "System",
+    "2": "Interactive",
+    "3": "Network",
+    "4": "Batch",
+    "5": "Service",
+    "7": "Unlock",
+    "8": "NetworkCleartext",
+    "9": "NewCredentials",
+    "10": "RemoteInteractive",
+    "11": "CachedInteractive",
+    "12": "CachedRemoteInteractive",
+    "13": "CachedUnlock",
+}
+AUTH_EVENTS = (4624, 4625, 4634, 4648, 4768, 4769, 4771, 4776)
+PROCESS_EVENTS = (4688, 4672, 5140, 5145, 7045, 1, 3)
+_SECURITY = (4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145)
+_EMPTY = ("", "-", "NULL", "null", "N/A")
+
+
+def records_frame(records: Sequence[WinRecord]) -> pl.DataFrame:
+    """Columnar raw frame (:data:`RAW_SCHEMA`) from parsed records."""
+    cols: dict[str, list] = {
+        "event_id": [r.event_id for r in records],
+        "system_time": [r.system_time for r in records],
+        "record_id": [r.record_id for r in records],
+        "channel": [r.channel for r in records],
+        "computer": [r.computer for r in records],
+        "provider": [r.provider for r in records],
+        "source": [r.source for r in records],
+        "record": [r.record for r in records],
+    }
+    datas = [r.data for r in records]
+    for name in DATA_FIELDS:
+        cols[name] = [d.get(name) for d in datas]
+    return pl.DataFrame(cols, schema=RAW_SCHEMA)
+
+
+# -- value normalisers (expressions) ----------------------------------------------------
+def _clean(expr: pl.Expr) -> pl.Expr:
+    e = expr.str.strip_chars()
+    return pl.when(e.is_in(_EMPTY)).then(None).otherwise(e)
+
+
+def _domain(expr: pl.Expr) -> pl.Expr:
+    return _clean(expr).str.split(".").list.first().str.to_uppercase()
+
+
+def user_expr(name: pl.Expr, domain: pl.Expr | None = None) -> pl.Expr:
+    """``name@DOMAIN`` from an account name (plain, ``DOM\\name`` or ``name@dom``)."""
+    n = _clean(name)
+    at = n.str.contains("@", literal=True)
+    bs = n.str.contains("\\", literal=True)
+    uname = (
+        pl.when(at)
+        .then(n.str.split("@").list.first())
+        .when(bs)
+        .then(n.str.split("\\").list.last())
+        .otherwise(n)
+    )
+    dom = pl.lit(None, dtype=pl.String) if domain is None else domain
+    udom = (
+        pl.when(at)
+        .then(n.str.split("@").list.last())
+        .when(bs)
+        .then(n.str.split("\\").list.first())
+        .otherwise(dom)
+    )
+    uname = _clean(uname)
+    return (
+        pl.when(uname.is_not_null())
+        .then(pl.concat_str([uname.str.to_lowercase(), pl.lit("@"), _domain(udom).fill_null("?")]))
+        .otherwise(None)
+    )
+
+
+def _is_ip(e: pl.Expr) -> pl.Expr:
+    return e.str.contains(r"^\d{1,3}(?:\.\d{1,3}){3}$") | e.str.contains(":", literal=True)
+
+
+def host_expr(expr: pl.Expr) -> pl.Expr:
+    """Short upper-case host name; IPs kept (lower-case); empty/``-``/localhost -> null."""
+    e = _clean(expr.str.strip_chars().str.strip_chars_start("\\"))
+    local = e.str.to_lowercase().is_in(["localhost", "127.0.0.1", "::1"])
+    return (
+        pl.when(e.is_null() | local)
+        .then(None)
+        .when(_is_ip(e))
+        .then(e.str.to_lowercase())
+        .otherwise(e.str.split(".").list.first().str.to_uppercase())
+    )
+
+
+def ip_expr(expr: pl.Expr) -> pl.Expr:
+    """IP address without the ``::ffff:`` prefix; empty/``-`` -> null."""
+    e = _clean(expr).str.to_lowercase()
+    return e.str.strip_prefix("::ffff:")
+
+
+def _loopback(ip: pl.Expr) -> pl.Expr:
+    return ip.str.starts_with("127.") | ip.is_in(["::1", "0:0:0:0:0:0:0:1", "0.0.0.0", "::"])
+
+
+def hex_expr(expr: pl.Expr) -> pl.Expr:
+    """``0x`` + lower-case hex without leading zeros (``0x00AB`` -> ``0xab``)."""
+    e = _clean(expr).str.to_lowercase().str.strip_prefix("0x").str.strip_chars_start("0")
+    digits = pl.when(e == "").then(pl.lit("0")).otherwise(e)
+    return pl.when(e.is_null()).then(None).otherwise(pl.concat_str([pl.lit("0x"), digits]))
+
+
+def _hexint(expr: pl.Expr) -> pl.Expr:
+    return (
+        _clean(expr).str.to_lowercase().str.strip_prefix("0x").str.to_integer(base=16, strict=False)
+    )
+
+
+def _int(expr: pl.Expr) -> pl.Expr:
+    return _clean(expr).str.to_integer(strict=False)
+
+
+def _time() -> pl.Expr:
+    return (
+        pl.col("system_time")
+        .str.strip_chars()
+        .str.slice(0, 19)
+        .str.replace("T", " ", literal=True)
+        .str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        .dt.epoch("s")
+    )
+
+
+def _auth_type(pkg: pl.Expr, lm: pl.Expr) -> pl.Expr:
+    p = _clean(pkg)
+    low = p.str.to_lowercase()
+    lmv = _clean(lm)
+    return (
+        pl.when(low == "kerberos")
+        .then(pl.lit("Kerberos"))
+        .when(low == "ntlm")
+        .then(pl.lit("NTLM"))
+        .when(low == "negotiate")
+        .then(pl.lit("Negotiate"))
+        .when(p.is_not_null())
+        .then(p)
+        .when(lmv.str.to_lowercase().str.starts_with("ntlm"))
+        .then(pl.lit("NTLM"))
+        .otherwise(pl.lit("?"))
+    )
+
+
+def _logon_type(expr: pl.Expr) -> pl.Expr:
+    return _clean(expr).replace_strict(LOGON_TYPES, default="?", return_dtype=pl.String)
+
+
+def supported() -> pl.Expr:
+    """Rows whose (event id, channel/provider) the mapping handles."""
+    chan = pl.col("channel").str.to_lowercase()
+    prov = pl.col("provider").str.to_lowercase()
+    sysmon = chan.str.contains("sysmon") | prov.str.contains("sysmon")
+    security = (chan == "security") | prov.str.contains("security-auditing")
+    system = (chan == "system") | prov.str.contains("service control manager")
+    eid = pl.col("event_id")
+    return (
+        (eid.is_in([1, 3]) & sysmon)
+        | ((eid == 7045) & system)
+        | (eid.is_in(list(_SECURITY)) & security)
+    )
+
+
+# -- IP -> host resolution --------------------------------------------------------------
+def host_map(raw: pl.DataFrame) -> pl.DataFrame:
+    """``ip -> host`` learned from events that name both (most frequent host per IP)."""
+    pairs = [
+        raw.filter(pl.col("event_id").is_in([4624, 4625])).select(
+            ip=ip_expr(pl.col("IpAddress")), host=host_expr(pl.col("WorkstationName"))
+        ),
+        raw.filter(pl.col("event_id") == 3).select(
+            ip=ip_expr(pl.col("SourceIp")), host=host_expr(pl.col("SourceHostname"))
+        ),
+        raw.filter(pl.col("event_id") == 3).select(
+            ip=ip_expr(pl.col("DestinationIp")), host=host_expr(pl.col("DestinationHostname"))
+        ),
+    ]
+    both = pl.concat(pairs).filter(
+        pl.col("ip").is_not_null()
+        & pl.col("host").is_not_null()
+        & ~_loopback(pl.col("ip"))
+        & ~_is_ip(pl.col("host"))
+    )
+    return (
+        both.group_by("ip", "host")
+        .len()
+        .sort(["ip", "len", "host"], descending=[False, True, False])
+        .unique("ip", keep="first", maintain_order=True)
+        .select(pl.col("ip").alias("_ip"), pl.col("host").alias("_mapped"))
+    )
+
+
+def _resolve_src(frame: pl.DataFrame, hosts: pl.DataFrame, host_col: str) -> pl.DataFrame:
+    """Fill null ``src_host`` from ``src_ip`` (mapped host, else the IP, else ``host_col``)."""
+    out = frame.join(hosts, left_on="src_ip", right_on="_ip", how="left", maintain_order="left")
+    src = pl.coalesce(pl.col("src_host"), pl.col("_mapped"), pl.col("src_ip"), pl.col(host_col))
+    return out.with_columns(src.alias("src_host")).drop("_mapped")
+
+
+def _remote_src(ws: pl.Expr, ip: pl.Expr, local: pl.Expr) -> pl.Expr:
+    """Workstation when named; null (resolve from IP) when remote; ``local`` otherwise."""
+    remote = ip.is_not_null() & ~_loopback(ip)
+    return pl.when(ws.is_not_null()).then(ws).when(remote).then(None).otherwise(local)
+
+
+# -- auth events ------------------------------------------------------------------------
+def _auth_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    eid = pl.col("event_id")
+    dst = host_expr(pl.col("computer"))
+    ip = ip_expr(pl.col("IpAddress"))
+    target = user_expr(pl.col("TargetUserName"), pl.col("TargetDomainName"))
+    subject = user_expr(pl.col("SubjectUserName"), pl.col("SubjectDomainName"))
+    status_ok = hex_expr(pl.col("Status")).fill_null("0x0") == "0x0"
+    common = {
+        "time": _time(),
+        "source": pl.col("source"),
+        "event_code": eid,
+        "record": pl.col("record"),
+    }
+    logon = raw.filter(eid.is_in([4624, 4625, 4634])).select(
+        src_user=target,
+        dst_user=target,
+        src_host=_remote_src(host_expr(pl.col("WorkstationName")), ip, dst),
+        dst_host=dst,
+        auth_type=_auth_type(pl.col("AuthenticationPackageName"), pl.col("LmPackageName")),
+        logon_type=_logon_type(pl.col("LogonType")),
+        orientation=pl.when(eid == 4634).then(pl.lit("LogOff")).otherwise(pl.lit("LogOn")),
+        success=eid != 4625,
+        logon_id=hex_expr(pl.col("TargetLogonId")),
+        src_ip=ip,
+        **common,
+    )
+    server = host_expr(pl.col("TargetServerName"))
+    explicit = raw.filter(eid == 4648).select(
+        src_user=subject,
+        dst_user=target,
+        src_host=dst,
+        dst_host=pl.coalesce(server, dst),
+        auth_type=pl.lit("?"),
+        logon_type=pl.lit("?"),
+        orientation=pl.lit("LogOn"),
+        success=pl.lit(True),
+        logon_id=hex_expr(pl.col("SubjectLogonId")),
+        src_ip=ip,
+        **common,
+    )
+    svc = _clean(pl.col("ServiceName"))
+    realm = pl.coalesce(
+        _clean(pl.col("TargetDomainName")), svc.str.split("/").list.get(1, null_on_oob=True)
+    )
+    svc_host = pl.when(svc.str.ends_with("$")).then(host_expr(svc.str.strip_suffix("$")))
+    kerberos = raw.filter(eid.is_in([4768, 4769, 4771])).select(
+        src_user=user_expr(pl.col("TargetUserName"), realm),
+        dst_user=user_expr(pl.col("TargetUserName"), realm),
+        src_host=_remote_src(pl.lit(None, dtype=pl.String), ip, dst),
+        dst_host=pl.when(eid == 4769).then(pl.coalesce(svc_host, dst)).otherwise(dst),
+        auth_type=pl.lit("Kerberos"),
+        logon_type=pl.lit("?"),
+        orientation=pl.when(eid == 4769).then(pl.lit("TGS")).otherwise(pl.lit("TGT")),
+        success=(eid != 4771) & status_ok,
+        logon_id=pl.lit(None, dtype=pl.String),
+        src_ip=ip,
+        **common,
+    )
+    ntlm = raw.filter(eid == 4776).select(
+        src_user=user_expr(pl.col("TargetUserName")),
+        dst_user=user_expr(pl.col("TargetUserName")),
+        src_host=pl.coalesce(host_expr(pl.col("Workstation")), dst),
+        dst_host=dst,
+        auth_type=pl.coalesce(_clean(pl.col("PackageName")), pl.lit("NTLM")),
+        logon_type=pl.lit("?"),
+        orientation=pl.lit("AuthMap"),
+        success=status_ok,
+        logon_id=pl.lit(None, dtype=pl.String),
+        src_ip=pl.lit(None, dtype=pl.String),
+        **common,
+    )
+    return pl.concat([logon, explicit, kerberos, ntlm], how="diagonal_relaxed")
+
+
+def to_auth(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Canonical auth events (:data:`ingest.schema.AUTH_SCHEMA`) from a raw frame.
+
+    Args:
+        raw: frame in :data:`RAW_SCHEMA` (only supported auth events are used).
+        hosts: ``ip -> host`` map (:func:`host_map`); learned from ``raw`` when None.
+    """
+    raw = raw.filter(supported() & pl.col("event_id").is_in(list(AUTH_EVENTS)))
+    hosts = host_map(raw) if hosts is None else hosts
+    rows = _resolve_src(_auth_rows(raw), hosts, "dst_host")
+    return rows.select([pl.col(c).cast(t) for c, t in AUTH_SCHEMA.items()])
+
+
+# -- process / share / service events ----------------------------------------------------
+def _process_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    eid = pl.col("event_id")
+    host = host_expr(pl.col("computer"))
+    subject = user_expr(pl.col("SubjectUserName"), pl.col("SubjectDomainName"))
+    common = {"time": _time(), "host": host, "event_code": eid, "source": pl.col("source")}
+    common["record"] = pl.col("record")
+    parts = [
+        raw.filter(eid == 4688).select(
+            user=subject,
+            kind=pl.lit("process"),
+            image=_clean(pl.col("NewProcessName")),
+            command_line=_clean(pl.col("CommandLine")),
+            parent_image=_clean(pl.col("ParentProcessName")),
+            logon_id=hex_expr(pl.col("SubjectLogonId")),
+            pid=_hexint(pl.col("NewProcessId")),
+            parent_pid=_hexint(pl.col("ProcessId")),
+            **common,
+        ),
+        raw.filter(eid == 1).select(
+            user=user_expr(pl.col("User")),
+            kind=pl.lit("process"),
+            image=_clean(pl.col("Image")),
+            command_line=_clean(pl.col("CommandLine")),
+            parent_image=_clean(pl.col("ParentImage")),
+            parent_command_line=_clean(pl.col("ParentCommandLine")),
+            logon_id=hex_expr(pl.col("LogonId")),
+            pid=_int(pl.col("ProcessId")),
+            parent_pid=_int(pl.col("ParentProcessId")),
+            **common,
+        ),
+        raw.filter(eid == 3).select(
+            user=user_expr(pl.col("User")),
+            kind=pl.lit("network"),
+            image=_clean(pl.col("Image")),
+            pid=_int(pl.col("ProcessId")),
+            src_host=host_expr(pl.col("SourceHostname")),
+            src_ip=ip_expr(pl.col("SourceIp")),
+            dst_ip=ip_expr(pl.col("DestinationIp")),
+            dst_port=_int(pl.col("DestinationPort")),
+            **common,
+        ),
+        raw.filter(eid.is_in([5140, 5145])).select(
+            user=subject,
+            kind=pl.lit("share"),
+            share_name=_clean(pl.col("ShareName")).str.split("\\").list.last().str.to_uppercase(),
+            relative_target=_clean(pl.col("RelativeTargetName")),
+            access_mask=_hexint(pl.col("AccessMask")),
+            logon_id=hex_expr(pl.col("SubjectLogonId")),
+            src_host=_remote_src(pl.lit(None, dtype=pl.String), ip_expr(pl.col("IpAddress")), host),
+            src_ip=ip_expr(pl.col("IpAddress")),
+            **common,
+        ),
+        raw.filter(eid == 7045).select(
+            kind=pl.lit("service"),
+            service_name=_clean(pl.col("ServiceName")),
+            service_image=_clean(pl.col("ImagePath")),
+            **common,
+        ),
+        raw.filter(eid == 4672).select(
+            user=subject,
+            kind=pl.lit("privilege"),
+            logon_id=hex_expr(pl.col("SubjectLogonId")),
+            **common,
+        ),
+    ]
+    out = pl.concat(parts, how="diagonal_relaxed")
+    missing = [pl.lit(None, dtype=t).alias(c) for c, t in PROCESS_SCHEMA.items() if c not in out]
+    return out.with_columns(missing)
+
+
+def resolve_parents(process: pl.DataFrame) -> pl.DataFrame:
+    """Fill a missing ``parent_image`` from the latest earlier process with that pid on the host.
+
+    Security 4688 before Windows 10 names only the creator process id; the
+    creator's own 4688 (same host, ``pid == parent_pid``) gives its image.
+    """
+    procs = process.filter((pl.col("kind") == "process") & pl.col("pid").is_not_null())
+    if procs.is_empty() or process["parent_image"].null_count() == 0:
+        return process
+    lookup = procs.select(
+        pl.col("host"),
+        pl.col("pid").alias("parent_pid"),
+        pl.col("time").alias("_ptime"),
+        pl.col("image").alias("_pimage"),
+    ).sort("_ptime")
+    keyed = process.with_row_index("_row").sort("time")
+    joined = keyed.join_asof(
+        lookup,
+        left_on="time",
+        right_on="_ptime",
+        by=["host", "parent_pid"],
+        strategy="backward",
+        check_sortedness=False,
+    )
+    filled = joined.with_columns(
+        pl.when(pl.col("kind") == "process")
+        .then(pl.coalesce(pl.col("parent_image"), pl.col("_pimage")))
+        .otherwise(pl.col("parent_image"))
+        .alias("parent_image")
+    )
+    return filled.sort("_row").drop("_row", "_ptime", "_pimage")
+
+
+def to_process(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Process / share / service / network / privilege events (:data:`PROCESS_SCHEMA`)."""
+    raw = raw.filter(supported() & pl.col("event_id").is_in(list(PROCESS_EVENTS)))
+    hosts = host_map(raw) if hosts is None else hosts
+    rows = _resolve_src(_process_rows(raw), hosts, "host")
+    rows = rows.with_columns(
+        pl.when(pl.col("kind").is_in(["share", "network"])).then(pl.col("src_host"))
+    ).select([pl.col(c).cast(t) for c, t in PROCESS_SCHEMA.items()])
+    return resolve_parents(rows)
