@@ -223,7 +223,7 @@ class DatasetWriter:
             return
         frame = pl.concat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         path = self._events_dir / f"part-{self._n_event_parts:05d}.parquet"
-        frame.write_parquet(path, compression=self.compression, statistics=True)
+        frame.write_parquet(path, compression=self.compression, statistics=False)
         self._n_event_parts += 1
         self._buffer = []
         self._buffered = 0
@@ -231,7 +231,7 @@ class DatasetWriter:
     def _write_edges(self, events: pl.DataFrame) -> None:
         edges = (
             window_edges_lazy(events.lazy(), self.window_seconds, has_label=True)
-            .sort("window", "src_host", "dst_host")
+            .sort("window")
             .collect()
         )
         self._emit_edges(edges)
