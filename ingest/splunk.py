@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -59,6 +60,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAX_TEXT = 300
+#: ERROR messages that mean the results of this export are incomplete (retried);
+#: other ERROR messages (a failing automatic lookup, say) are logged and ignored.
+_INCOMPLETE = re.compile(
+    r"incomplete|did not exit cleanly|ended prematurely|unable to distribute|"
+    r"unreachable|timed? ?out|connection (?:refused|reset|failed)|down",
+    re.IGNORECASE,
+)
 
 
 class SplunkError(RuntimeError):
@@ -204,7 +212,7 @@ def iter_export_blocks(stream: Any, block_rows: int) -> Iterator[_Block]:
     Raises:
         StreamCut: the body ended inside a line, or had results but no final row.
         SplunkQueryError: a FATAL message (the search cannot run).
-        _Transient: an ERROR message (partial results, e.g. a peer failed).
+        _Transient: an ERROR message saying results are incomplete (e.g. a peer failed).
     """
     from splunklib.results import JSONResultsReader, Message
 
@@ -222,9 +230,11 @@ def iter_export_blocks(stream: Any, block_rows: int) -> Iterator[_Block]:
                 if isinstance(item, Message):
                     if item.type == "FATAL":
                         raise SplunkQueryError(f"search failed: {_clip(item.message)}")
-                    if item.type == "ERROR":
-                        raise _Transient(f"search error: {_clip(item.message)}")
-                    log.debug("splunk message %s: %s", item.type, _clip(item.message))
+                    text = _clip(item.message or "")
+                    if item.type == "ERROR" and _INCOMPLETE.search(text):
+                        raise _Transient(f"search results incomplete: {text}")
+                    level = logging.WARNING if item.type in ("ERROR", "WARN") else logging.DEBUG
+                    log.log(level, "splunk message %s: %s", item.type, text)
                     continue
                 seen_rows = True
                 if parser.is_preview:
@@ -383,6 +393,8 @@ class SplunkPuller:
                     record = offset
                     offset += 1
                     try:
+                        if not isinstance(result, dict):
+                            raise ResultError("result: not an object")
                         second = result_second(result)
                     except ResultError:
                         summary.unparsed["bad _time"] = summary.unparsed.get("bad _time", 0) + 1

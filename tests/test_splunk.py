@@ -83,9 +83,9 @@ def config(standin: SplunkdStandin, **overrides: object) -> SplunkConfig:
         "index": "wineventlog",
         "sourcetypes": ["XmlWinEventLog"],
         "start": T0,
-        "batch_span": "1h",
+        "batch_span": "90m",
         "lag": 0,
-        "block_rows": 40,
+        "block_rows": 100,
         "max_retries": 5,
         "backoff_base": 0.01,
         "backoff_cap": 0.04,
@@ -257,7 +257,8 @@ def test_cut_stream_mid_way_loses_and_duplicates_nothing(tmp_path: Path, sort: b
     query = "search index={index} {sourcetypes}" + (" | sort 0 _time" if sort else "")
     with SplunkdStandin(make_events()) as standin:
         standin.faults.cut_after = [75, 33, 3]  # 80 rows per 2h window, 40 per block
-        summary = puller(config(standin, query=query, batch_span="2h"), tmp_path).pull()
+        cfg = config(standin, query=query, batch_span="2h", block_rows=40)
+        summary = puller(cfg, tmp_path).pull()
         assert standin.faults.cut_after == []  # every cut happened
     assert summary.retries == 3
     assert_exactly_once(tmp_path)
@@ -287,7 +288,7 @@ class CrashingPuller(SplunkPuller):
 def test_restart_from_checkpoint_after_crash(tmp_path: Path, crash_at: int) -> None:
     now = lambda: T0 + 3 * HOUR + 60  # noqa: E731
     with SplunkdStandin(make_events()) as standin:
-        cfg = config(standin)
+        cfg = config(standin, block_rows=30)
         first = CrashingPuller(cfg, tmp_path, now=now, sleep=lambda s: None, crash_at=crash_at)
         with pytest.raises(Crash):
             first.pull()
@@ -472,7 +473,8 @@ def test_export_reader_messages() -> None:
     info = (
         b'{"preview":false,"messages":[{"type":"INFO","text":"Your timerange was substituted"}]}\n'
     )
-    assert len(read_all(info + export_body())) == 4
+    lookup = b'{"messages":[{"type":"ERROR","text":"Could not load lookup=LOOKUP-geo"}]}\n'
+    assert len(read_all(info + lookup + export_body())) == 4  # logged, not fatal
 
 
 # -- real logs through the stand-in -----------------------------------------------------
@@ -511,3 +513,42 @@ def test_real_evtx_events_pulled_through_splunk_match_the_file_reader(tmp_path: 
         want = expected.drop(["source", "record"])
         assert got.height == want.height > 0
         assert got.sort(got.columns).equals(want.sort(want.columns)), name
+
+
+# -- a real kill -9 ---------------------------------------------------------------------
+CHILD = """
+import sys
+from pathlib import Path
+from ingest.splunk import SplunkConfig, SplunkPuller
+port, out, t0 = int(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+cfg = SplunkConfig(host="127.0.0.1", port=port, scheme="http", token="good-token",
+                   index="wineventlog", start=t0, batch_span="30m", lag=0, block_rows=10)
+summary = SplunkPuller(cfg, out, now=lambda: t0 + 3 * 3600 + 60).pull()
+print(summary.pulled, summary.duplicates)
+"""
+
+
+def test_sigkill_mid_pull_then_restart(tmp_path: Path) -> None:
+    """A real ``kill -9`` while the third export window is being read and committed."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    with SplunkdStandin(make_events()) as standin:
+        args = [sys.executable, "-c", CHILD, str(standin.port), str(tmp_path), str(T0)]
+        child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(standin.exports()) < 3 and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(0.05)
+        child.kill()
+        child.wait()
+        assert child.returncode != 0  # killed before it finished
+        rerun = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    pulled_after, _ = map(int, rerun.stdout.split())
+    assert 0 < pulled_after < N
+    assert_exactly_once(tmp_path)
