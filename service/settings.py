@@ -217,6 +217,9 @@ class WorkerSettings(_Section):
     lease_seconds: float = Field(default=300.0, gt=0, description="claim lease before reclaim")
     poll_seconds: float = Field(default=1.0, gt=0, description="sleep when no job is pending")
     max_attempts: int = Field(default=5, ge=1, description="attempts before a job fails")
+    test_job_sleep: float = Field(
+        default=0.0, ge=0, description="test hook: sleep inside each job before committing"
+    )
 
 
 class Settings(BaseSettings):
