@@ -10,6 +10,7 @@ trusts it beyond parsing.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ import polars as pl
 #: ``converter(items, source=...) -> (auth, process, failed)`` where ``items`` are
 #: ``(raw, record)`` pairs; frames keep ``record`` so rows map back to results.
 Converter = Callable[..., tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]]
+
+
+_KEY_FIELDS = ("index", "_time", "host", "source", "_raw")
 
 
 class ResultError(ValueError):
@@ -83,10 +87,10 @@ def dedupe_key(result: dict, mode: str = "raw") -> str:
         cd = _scalar(result.get("_cd"))
         if cd:
             return f"cd:{index}:{cd}"
-    digest = hashlib.blake2b(digest_size=16)
-    for name in ("index", "_time", "host", "source", "_raw"):
-        digest.update((_scalar(result.get(name)) or "").encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
+    # A JSON list is unambiguous: no field value can shift into its neighbour.
+    parts = [_scalar(result.get(name)) or "" for name in _KEY_FIELDS]
+    text = json.dumps(parts, ensure_ascii=True).encode("ascii")
+    digest = hashlib.blake2b(text, digest_size=16)
     return "h:" + digest.hexdigest()
 
 

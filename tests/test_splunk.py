@@ -386,6 +386,8 @@ def test_result_time_and_dedupe_key() -> None:
     assert dedupe_key(a) == dedupe_key(dict(a, _cd="9:9"))  # raw mode ignores _cd
     assert dedupe_key(a) != dedupe_key(dict(a, _raw="<Event />"))
     assert dedupe_key(a, "cd") == "cd:i:1:2" != dedupe_key(dict(a, index="j"), "cd")
+    # Attacker-shaped fields cannot make two different events share a key.
+    assert dedupe_key(dict(a, host="h\x00s", source="")) != dedupe_key(dict(a, source="s"))
 
 
 # -- command line -----------------------------------------------------------------------

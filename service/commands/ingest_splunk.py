@@ -18,7 +18,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @groups["ingest"].command("splunk")
     def ingest_splunk(
         config: Path = typer.Option(
-            Path("splunk.toml"), "--config", help="TOML file with a [splunk] table."
+            Path("splunk.toml"), "--config", help="TOML file (splunk table)."
         ),
         out: Path = typer.Option(Path("data"), "--out", help="Data directory to write."),
         follow: bool = typer.Option(
