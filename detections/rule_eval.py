@@ -80,23 +80,21 @@ def rule_view(auth: pl.DataFrame | None, process: pl.DataFrame | None) -> pl.Dat
     """The unified frame rules run on (pure)."""
     parts = []
     if auth is not None and auth.height:
+        view = conform_view(auth)
         parts.append(
-            conform_view(
-                auth.with_columns(
-                    pl.lit("auth").alias("kind"),
-                    pl.col("dst_host").alias("host"),
-                    pl.col("dst_user").alias("user"),
-                )
+            view.with_columns(
+                pl.lit("auth").alias("kind"),
+                pl.col("dst_host").alias("host"),
+                pl.col("dst_user").alias("user"),
             )
         )
     if process is not None and process.height:
+        view = conform_view(process)
         parts.append(
-            conform_view(
-                process.with_columns(
-                    pl.col("host").alias("dst_host"),
-                    pl.col("user").alias("src_user"),
-                    pl.col("user").alias("dst_user"),
-                )
+            view.with_columns(
+                pl.col("host").alias("dst_host"),
+                pl.col("user").alias("src_user"),
+                pl.col("user").alias("dst_user"),
             )
         )
     if not parts:
@@ -191,12 +189,12 @@ def _aggregate(rule: Rule, matched: pl.DataFrame) -> pl.DataFrame:
     rolled = rows.rolling(index_column="time", period=f"{agg.within}i", group_by=by or None).agg(
         counted.alias("_n"), pl.col("_i").last()
     )
-    hot = (
-        rows.join(rolled.select("_i", "_n"), on="_i")
-        .filter(pl.col("_n") > agg.gt)
-        .with_columns(pl.col("time").shift(1).over(by or None).alias("_prev"))
-        .filter(pl.col("_prev").is_null() | (pl.col("time") - pl.col("_prev") >= agg.within))
-    )
+    # One hit per burst: the first row whose count goes above the threshold
+    # after a row that was at or below it (rising edge) in the same group.
+    counted_rows = rows.join(rolled.select("_i", "_n"), on="_i").sort("_i")
+    above = pl.col("_n") > agg.gt
+    before = above.shift(1).over(by or None).fill_null(False)
+    hot = counted_rows.with_columns(before.alias("_prev")).filter(above & ~pl.col("_prev"))
     what = f"distinct {agg.count_distinct}" if agg.count_distinct else "events"
     by_txt = f" by {', '.join(by)}" if by else ""
     return hot.with_columns(

@@ -6,7 +6,8 @@ rendered from the event's message template: section headers (``Subject:``,
 ``New Logon:``) followed by tab-indented ``Label:<tabs>Value`` lines; Sysmon
 messages are plain ``Name: Value`` lines. The labels are mapped back to the
 EventData names of the XML form (per event id), so every form yields the same
-records. The header timestamp has no zone; it is read as UTC.
+records. The header timestamp has no zone; it is read as UTC. A record's
+provenance ``record`` is the line its timestamp is on.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _record(
         provider=header.get("SourceName", "").strip(),
         data=data,
         source=source,
-        record=record_id if record_id is not None else line,
+        record=line,
     )
 
 

@@ -25,14 +25,17 @@ def is_evtx(path: str | Path) -> bool:
 
 
 class TemplateRenderer:
-    """Render EVTX records to XML with each chunk template compiled once."""
+    """Render EVTX records to XML with each chunk template compiled once.
+
+    Use one renderer per open file (the cache is keyed by the file's buffer).
+    """
 
     def __init__(self) -> None:
         from Evtx import Nodes, Views
 
         self._n = Nodes
         self._escape = Views.escape_value
-        self._cache: dict[int, list[Any]] = {}
+        self._cache: dict[tuple[int, int], list[Any]] = {}
 
     def _compile(self, template: Any) -> list[Any]:
         """Literal strings and substitution indices (ints) of one template."""
@@ -68,7 +71,8 @@ class TemplateRenderer:
 
     def render(self, root: Any) -> str:
         """XML of one record's root node (``record.root()``)."""
-        key = root._chunk.offset() + root.template_instance().template_offset()
+        # Template offsets are only unique within one file's buffer.
+        key = (id(root._buf), root._chunk.offset() + root.template_instance().template_offset())
         parts = self._cache.get(key)
         if parts is None:
             parts = self._compile(root.template())

@@ -264,7 +264,8 @@ def iter_xml_events(lines: Iterable[str], *, source: str = "") -> Iterator[XmlLi
     Events are normally one per line; an event whose values contain raw
     newlines spans several lines and is joined up to its ``</Event>``. Lines
     outside any event are ignored. A bad event yields its error and the
-    stream goes on.
+    stream goes on. A record's provenance ``record`` is the line it starts on
+    (EventRecordIDs repeat across hosts in a multi-host export).
 
     Args:
         lines: text lines (with or without line ends).
@@ -289,7 +290,7 @@ def iter_xml_events(lines: Iterable[str], *, source: str = "") -> Iterator[XmlLi
             text = "\n".join(buf)
             buf = []
             try:
-                yield XmlLine(parse_xml_record(text, source=source), None, start)
+                yield XmlLine(parse_xml_record(text, source=source, record=start), None, start)
             except XmlEventError as exc:
                 yield XmlLine(None, exc, start)
         elif len(buf) > 10_000:
