@@ -9,9 +9,10 @@ skip preview rows and already-persisted keys, convert ``_raw`` with the
 Windows reader, commit to the :class:`~ingest.splunk_sink.EventSink`, and only
 then advance the checkpoint. See docs/splunk.md for the reasoning.
 
-Errors: 401 -> :class:`SplunkAuthError` and 400/404 -> :class:`SplunkQueryError`
-fail at once; connection errors, 5xx, cut streams and ERROR messages in the
-stream are retried with capped exponential backoff and full jitter, then
+Errors: 401 -> :class:`SplunkAuthError`, 400/404 -> :class:`SplunkQueryError`
+and an unverifiable certificate -> :class:`SplunkTLSError` fail at once;
+connection errors, 5xx, cut streams and ERROR messages saying results are
+incomplete are retried with capped exponential backoff and full jitter, then
 :class:`SplunkUnavailable`.
 """
 
@@ -23,6 +24,7 @@ import json
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +54,7 @@ __all__ = [
     "SplunkError",
     "SplunkPuller",
     "SplunkQueryError",
+    "SplunkTLSError",
     "SplunkUnavailable",
     "StreamCut",
     "connect",
@@ -83,6 +86,10 @@ class SplunkQueryError(SplunkError):
 
 class SplunkUnavailable(SplunkError):
     """splunkd kept failing (connection errors, 5xx, cut streams) after every retry."""
+
+
+class SplunkTLSError(SplunkError):
+    """splunkd's TLS certificate did not verify (set ``ca_file`` or ``verify``). Not retried."""
 
 
 class StreamCut(SplunkError):
@@ -131,12 +138,17 @@ def connect(config: SplunkConfig) -> Any:
     """
     from splunklib import binding, client
 
+    context = None
+    if config.scheme == "https" and config.verify:
+        cafile = str(config.ca_file) if config.ca_file else None
+        context = ssl.create_default_context(cafile=cafile)
+    handler = binding.handler(timeout=config.timeout, verify=config.verify, context=context)
     kwargs: dict[str, Any] = {
         "host": config.host,
         "port": config.port,
         "scheme": config.scheme,
         "verify": config.verify,
-        "handler": binding.handler(timeout=config.timeout, verify=config.verify),
+        "handler": handler,
     }
     if config.app or config.owner:
         kwargs.update(app=config.app, owner=config.owner)
@@ -159,6 +171,8 @@ def classify(exc: BaseException) -> type[SplunkError] | None:
         if exc.status >= 500 or exc.status in (408, 429):
             return _Transient
         return SplunkQueryError
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SplunkTLSError
     if isinstance(exc, (StreamCut, _Transient)):
         return _Transient
     if isinstance(exc, (OSError, http.client.HTTPException, json.JSONDecodeError)):
@@ -360,6 +374,11 @@ class SplunkPuller:
                 if kind is SplunkAuthError:
                     raise SplunkAuthError(
                         f"{self.config.host}:{self.config.port} refused the credentials ({text})"
+                    ) from None
+                if kind is SplunkTLSError:
+                    raise SplunkTLSError(
+                        f"{self.config.host}:{self.config.port}: {text} "
+                        "(set ca_file to the CA that signed splunkd's certificate)"
                     ) from None
                 if kind is SplunkQueryError:
                     if isinstance(exc, SplunkQueryError):

@@ -76,6 +76,7 @@ class SplunkConfig:
             or a session key (``session_key = true``: sent as ``Authorization: Splunk``).
         username, password: used when no token is given (login to ``/services/auth/login``).
         verify: verify the server's TLS certificate.
+        ca_file: PEM file of the CA(s) that signed splunkd's certificate (default: system CAs).
         app, owner: optional namespace of the search (``/servicesNS/<owner>/<app>/``).
         index: index searched.
         sourcetypes: sourcetypes kept (empty: all of the index).
@@ -102,6 +103,7 @@ class SplunkConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     verify: bool = True
+    ca_file: Path | None = None
     app: str | None = None
     owner: str | None = None
     index: str = "main"
@@ -123,6 +125,8 @@ class SplunkConfig:
     def __post_init__(self) -> None:
         if self.checkpoint is not None:
             self.checkpoint = Path(self.checkpoint)
+        if self.ca_file is not None:
+            self.ca_file = Path(self.ca_file)
         for name in ("batch_span", "lag", "poll_interval"):
             setattr(self, name, parse_duration(getattr(self, name), name=name))
         if isinstance(self.sourcetypes, str):
@@ -208,7 +212,7 @@ class SplunkConfig:
     def from_toml(cls, path: str | Path) -> SplunkConfig:
         """Load from a TOML file: the ``[splunk]`` table if present, else the top level.
 
-        A relative ``checkpoint`` path is resolved against the file's folder.
+        Relative ``checkpoint`` and ``ca_file`` paths are resolved against the file's folder.
         """
         path = Path(path)
         try:
@@ -221,6 +225,7 @@ class SplunkConfig:
         if not isinstance(section, dict):
             raise SplunkConfigError(f"{path}: [splunk] must be a table")
         section = dict(section)
-        if "checkpoint" in section and not Path(section["checkpoint"]).is_absolute():
-            section["checkpoint"] = path.parent / section["checkpoint"]
+        for key in ("checkpoint", "ca_file"):
+            if key in section and not Path(section[key]).is_absolute():
+                section[key] = path.parent / section[key]
         return cls.from_dict(section, origin=str(path))

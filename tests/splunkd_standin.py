@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +195,7 @@ class SplunkdStandin:
         tokens: accepted authentication tokens (``Authorization: Bearer``).
         users: accepted ``username: password`` pairs for ``/services/auth/login``.
         version: version reported by ``/services/server/info``.
+        tls: ``(certfile, keyfile)`` to serve HTTPS, as splunkd does on 8089.
     """
 
     def __init__(
@@ -203,6 +205,7 @@ class SplunkdStandin:
         tokens: tuple[str, ...] = ("good-token",),
         users: dict[str, str] | None = None,
         version: str = VERSION,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.events = list(events or [])
         self.tokens = set(tokens)
@@ -216,6 +219,10 @@ class SplunkdStandin:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------

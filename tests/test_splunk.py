@@ -554,3 +554,37 @@ def test_sigkill_mid_pull_then_restart(tmp_path: Path) -> None:
     pulled_after, _ = map(int, rerun.stdout.split())
     assert 0 < pulled_after < N
     assert_exactly_once(tmp_path)
+
+
+# -- TLS --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_with_ca_file_and_refusal_without(tmp_path: Path, certificate) -> None:
+    from ingest.splunk import SplunkTLSError
+
+    cert, key = certificate
+    with SplunkdStandin(make_events(), tls=(str(cert), str(key))) as standin:
+        sleeps: list[float] = []
+        with pytest.raises(SplunkTLSError, match="certificate verify failed"):
+            puller(config(standin, scheme="https"), tmp_path / "a", sleeps).pull()
+        assert sleeps == []  # not retried
+        summary = puller(config(standin, scheme="https", ca_file=cert), tmp_path).pull()
+    assert summary.pulled == N
+    assert_exactly_once(tmp_path)

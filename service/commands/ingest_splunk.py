@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-#: Exit codes: 2 bad config/checkpoint, 3 credentials refused, 4 search refused,
+#: Exit codes: 2 bad config/checkpoint or certificate, 3 credentials refused, 4 search refused,
 #: 5 Splunk unreachable after every retry.
 EXIT_CONFIG, EXIT_AUTH, EXIT_QUERY, EXIT_UNAVAILABLE = 2, 3, 4, 5
 
@@ -40,6 +40,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             SplunkConfigError,
             SplunkPuller,
             SplunkQueryError,
+            SplunkTLSError,
             SplunkUnavailable,
         )
         from ingest.splunk_checkpoint import CheckpointError
@@ -80,6 +81,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 report(summary, meta)
         except KeyboardInterrupt:
             return
+        except SplunkTLSError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
         except SplunkAuthError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_AUTH) from None
