@@ -110,7 +110,7 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
     n = len(uu)
     wkend = weekend[dd]
     t0 = dd * DAY + np.clip(rng.normal(8.6, 0.9, n), 6.0, 12.0) * HOUR
-    t0 = np.maximum(t0.astype(np.int64), topo.human_start[uu])
+    t0 = np.maximum(t0.astype(np.int64), topo.human_start[uu] + 30)
     dur = np.where(wkend, rng.normal(3.0, 1.0, n), rng.normal(8.5, 1.2, n))
     dur = (np.clip(dur, 0.5, 12.0) * HOUR).astype(np.int64)
     end = t0 + dur

@@ -204,6 +204,19 @@ def build_topology(cfg: SimConfig, rng: np.random.Generator) -> Topology:
     )
 
 
+def _pick_rows(rng: np.random.Generator, pool: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per row, ``k[i]`` distinct random items of ``pool`` (padded with -1), vectorised."""
+    out = np.full((len(k), MAX_USUAL), -1, dtype=np.int64)
+    if not len(pool) or not len(k):
+        return out
+    width = min(len(pool), MAX_USUAL)
+    order = np.argsort(rng.random((len(k), len(pool))), axis=1)[:, :width]
+    picked = pool[order]
+    keep = np.arange(width)[None, :] < np.minimum(k, width)[:, None]
+    out[:, :width] = np.where(keep, picked, -1)
+    return out
+
+
 def _usual_servers(
     rng: np.random.Generator,
     shared: np.ndarray,
@@ -211,22 +224,25 @@ def _usual_servers(
     host_dept: np.ndarray,
     human_dept: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per user, a padded row of usual server ids (most used first) and its length."""
+    """Per user, a padded row of usual server ids (random order) and its length.
+
+    Each user gets 1-3 servers of their department and 1-2 shared servers.
+    """
     n_users = len(human_dept)
-    usual = np.full((n_users, MAX_USUAL), -1, dtype=np.int32)
-    count = np.zeros(n_users, dtype=np.int32)
-    by_dept = {d: dept_servers[host_dept[dept_servers] == d] for d in np.unique(human_dept)}
-    for u in range(n_users):
-        own = by_dept.get(human_dept[u], dept_servers[:0])
-        k_own = min(len(own), int(rng.integers(1, 4)))
-        k_shared = min(len(shared), int(rng.integers(1, 3)))
-        row = np.concatenate(
-            [
-                rng.choice(own, size=k_own, replace=False),
-                rng.choice(shared, size=k_shared, replace=False),
-            ]
-        )[:MAX_USUAL]
-        rng.shuffle(row)
-        usual[u, : len(row)] = row
-        count[u] = len(row)
-    return usual, count
+    k_own = rng.integers(1, 4, size=n_users)
+    k_shared = rng.integers(1, 3, size=n_users)
+    rows = np.full((n_users, MAX_USUAL), -1, dtype=np.int64)
+    for d in np.unique(human_dept):
+        users = np.flatnonzero(human_dept == d)
+        own = _pick_rows(rng, dept_servers[host_dept[dept_servers] == d], k_own[users])
+        both = np.concatenate([own, _pick_rows(rng, shared, k_shared[users])], axis=1)
+        rows[users] = _compact(rng, both)
+    count = (rows >= 0).sum(axis=1).astype(np.int32)
+    return rows.astype(np.int32), count
+
+
+def _compact(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    """Shuffle the valid (>= 0) entries of each row to the front, keep MAX_USUAL columns."""
+    key = np.where(rows >= 0, rng.random(rows.shape), 2.0)
+    order = np.argsort(key, axis=1)[:, :MAX_USUAL]
+    return np.take_along_axis(rows, order, axis=1)

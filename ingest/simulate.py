@@ -197,9 +197,12 @@ def write_lanl(result: SimResult, out_dir: str | Path) -> dict[str, Path]:
         "campaigns": out / "campaigns.json",
     }
     success = pl.when(pl.col("success")).then(pl.lit("Success")).otherwise(pl.lit("Fail"))
+    # Values come from fixed name tables without commas, quotes or newlines: no quoting.
     result.events.select(*LANL_COLUMNS[:-1], success.alias("success")).write_csv(
-        paths["auth"], include_header=False
+        paths["auth"], include_header=False, quote_style="never"
     )
-    result.redteam.select(REDTEAM_COLUMNS).write_csv(paths["redteam"], include_header=False)
+    result.redteam.select(REDTEAM_COLUMNS).write_csv(
+        paths["redteam"], include_header=False, quote_style="never"
+    )
     paths["campaigns"].write_text(json.dumps(result.truth(), indent=1) + "\n")
     return paths
