@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -111,6 +112,8 @@ class DatasetWriter:
             "first_label_time": None,
         }
         self._closed = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-writer")
+        self._future: Future[None] | None = None
 
     def _initial_nodes(self, nodes_from: str | Path | None) -> NodeIndex:
         own = self.out_dir / "nodes.parquet"
@@ -142,6 +145,8 @@ class DatasetWriter:
     ) -> None:
         if exc_type is None:
             self.close()
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -150,12 +155,22 @@ class DatasetWriter:
         return self._nodes
 
     def add(self, events: pl.DataFrame) -> None:
-        """Add a chunk of canonical events (optionally with a Boolean ``label`` column)."""
+        """Add a chunk of canonical events (optionally with a Boolean ``label`` column).
+
+        Aggregation and writing run on one background thread (in order), so the
+        caller can parse the next chunk meanwhile; at most one chunk waits.
+        Errors surface on the next ``add`` or on ``close``.
+        """
         if self._closed:
             raise RuntimeError("DatasetWriter is closed")
         if events.height == 0:
             return
         chunk = _to_events(events, self.window_seconds)
+        if self._future is not None:
+            self._future.result()
+        self._future = self._pool.submit(self._process, chunk)
+
+    def _process(self, chunk: pl.DataFrame) -> None:
         self._update_stats(chunk)
         self._buffer.append(chunk)
         self._buffered += chunk.height
@@ -189,6 +204,12 @@ class DatasetWriter:
         """Flush everything, write nodes.parquet and meta.json; return the meta."""
         if self._closed:
             return self.meta
+        try:
+            if self._future is not None:
+                self._future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+        self._future = None
         self._write_events()
         if self._exact_merge:
             self._rebuild_edges()

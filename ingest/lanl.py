@@ -130,6 +130,7 @@ class Chunk:
 def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[Chunk]:
     """Yield chunks of whole lines of one file (plain or gzip), in order."""
     reader, raw = _open(path)
+    seekable = reader is raw  # plain file: step back over a partial last line (one copy)
     line = 1
     rest = b""
     try:
@@ -137,6 +138,15 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
             block = reader.read(chunk_bytes)
             if not block:
                 break
+            if seekable and len(block) == chunk_bytes:
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    if cut + 1 < len(block):
+                        raw.seek(cut + 1 - len(block), 1)
+                        block = block[: cut + 1]
+                    yield Chunk(path.name, line, block, raw.tell())
+                    line += block.count(b"\n")
+                    continue
             data = rest + block if rest else block
             cut = data.rfind(b"\n")
             if cut < 0:
@@ -183,18 +193,20 @@ def _reason_expr() -> pl.Expr:
 
 def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
     """Parse one chunk into canonical events; count and sample malformed lines into ``bad``."""
-    raw = pl.read_csv(
-        chunk.data,
+    options = dict(
         has_header=False,
         schema=_RAW_SCHEMA,
         quote_char=None,
         extra_columns="ignore",
         missing_columns="insert",
         ignore_errors=True,
-        encoding="utf8-lossy",
         raise_if_empty=False,
         row_index_name="_row",
     )
+    try:
+        raw = pl.read_csv(chunk.data, encoding="utf8", **options)
+    except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere: replace, keep going
+        raw = pl.read_csv(chunk.data, encoding="utf8-lossy", **options)
     ok = (
         pl.col("time").is_not_null()
         & (pl.col("time") >= 0)

@@ -65,6 +65,9 @@ class NodeIndex:
         New hosts get ids in order of (first window, host name). Returns how many
         were added.
         """
+        hosts = pl.concat([edges["src_host"], edges["dst_host"]]).unique()
+        if self._frame.height and hosts.is_in(self._frame["host"].implode()).all():
+            return 0
         seen = (
             pl.concat(
                 [

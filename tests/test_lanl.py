@@ -126,6 +126,15 @@ def test_malformed_lines_counted_skipped_and_reported(tmp_path) -> None:
     assert all(src == "auth.txt" for src, *_ in bad.examples)
 
 
+def test_invalid_utf8_is_replaced_not_fatal(tmp_path) -> None:
+    path = tmp_path / "auth.txt"
+    path.write_bytes(b"5,U\xff1@DOM1,U1@DOM1,C1,C2,NTLM,Network,LogOn,Success\n" + b"junk\n")
+    bad = BadLines()
+    frame = read_all(path, bad=bad)
+    assert frame["src_user"].to_list() == ["U\ufffd1@DOM1"]
+    assert bad.count == 1
+
+
 def test_malformed_lines_across_small_chunks(tmp_path) -> None:
     lines = [lanl_line(t) for t in range(300)]
     lines[57] = "oops"
