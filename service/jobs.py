@@ -184,6 +184,10 @@ def run_ingest(ctx: JobContext, job_id: int, payload: dict[str, Any], finish: Ca
         nodes_from=seed if seed.is_file() else None,
     ) as writer:
         writer.add(events)
+    process = path.with_name(path.stem + ".process.parquet")
+    if process.is_file():
+        (out / "process").mkdir(exist_ok=True)
+        pl.read_parquet(process).write_parquet(out / "process" / "part-00000.parquet")
     windows = sorted(set((events["time"] // ctx.window_seconds).to_list()))
     if ctx.test_sleep:
         time.sleep(ctx.test_sleep)

@@ -374,3 +374,38 @@ def test_metrics_count_requests_by_route_template(lite):
     text = client.get("/metrics", headers=auth(keys["read"])).text
     assert 'route="/alerts/{alert_id}",status="200"} 2.0' in text
     assert "hopwatch_http_request_seconds_bucket" in text
+
+
+def test_post_xml_lines_then_ingest_worker_queues_scoring(lite, tmp_path):
+    from ingest.win_xml import WinRecord
+    from service.jobs import JobContext
+    from service.services import jobs
+    from service.workers import Worker
+    from tests.win_fixtures import render_xml
+
+    client, keys = lite
+    logon = WinRecord(
+        event_id=4624,
+        system_time="2024-05-01T10:00:07.1234567Z",
+        record_id=1,
+        channel="Security",
+        computer="srv9.corp.local",
+        provider="Microsoft-Windows-Security-Auditing",
+        data={"TargetUserName": "alice", "TargetDomainName": "CORP", "LogonType": "3",
+              "AuthenticationPackageName": "NTLM", "WorkstationName": "WS7",
+              "IpAddress": "10.1.2.3", "TargetLogonId": "0x1D313D"},
+        source="t.xml",
+        record=1,
+    )  # fmt: skip
+    lines = [render_xml(logon), "<Event><not-closed>"]
+    r = client.post("/events", json={"xml": lines}, headers=auth(keys["write"]))
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (1, 1), body
+    ctx = JobContext(
+        sessions=client.app.state.sessions, data_dir=tmp_path / "data", window_seconds=1800
+    )
+    assert Worker("ingest", ctx, name="w").run(exit_when_idle=True) == 1
+    with client.app.state.sessions() as session:
+        counts = jobs.counts(session=session)
+    assert counts == {"ingest": {"done": 1}, "score": {"pending": 1}}

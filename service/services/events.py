@@ -31,31 +31,22 @@ class Accepted:
     job_id: int | None = None
 
 
-def parse_xml_lines(
-    lines: list[str], *, source: str
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Canonical event dicts from raw XmlWinEventLog lines, and rejected counts per reason.
+def parse_xml_lines(lines: list[str], *, source: str) -> tuple[Any, Any, dict[str, int]]:
+    """(auth frame, process frame, rejected counts per reason) from raw XmlWinEventLog lines.
 
-    Lines that are not authentication events (or not XML) are rejected, never raised.
+    Lines that are not well-formed events are counted, never raised; well-formed
+    events of unmapped ids are counted as ``xml: not mapped``.
     """
-    from ingest.windows import parse_xml_event
+    import polars as pl
 
-    events: list[dict[str, Any]] = []
-    reasons: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        try:
-            parsed = parse_xml_event(line, source=source, record=i)
-        except Exception as exc:  # attacker-controlled input: count, never crash
-            reason = f"xml line: {type(exc).__name__}"
-            reasons[reason] = reasons.get(reason, 0) + 1
-            continue
-        if parsed is None:
-            reasons["xml line: not an authentication event"] = (
-                reasons.get("xml line: not an authentication event", 0) + 1
-            )
-            continue
-        events.append(parsed if isinstance(parsed, dict) else dict(parsed))
-    return events, reasons
+    from ingest.windows import parse_xml_events
+
+    (auth, process), skipped = parse_xml_events(lines, source=source)
+    reasons = {f"xml: {reason}": n for reason, n in skipped.items()}
+    unmapped = len(lines) - sum(skipped.values()) - auth.height - process.height
+    if unmapped > 0:
+        reasons["xml: not mapped"] = unmapped
+    return auth, process if process.height else pl.DataFrame(), reasons
 
 
 def accept_events(
@@ -74,22 +65,25 @@ def accept_events(
     """
     import polars as pl
 
-    from ingest.schema import AUTH_SCHEMA, validate
+    from ingest.schema import AUTH_SCHEMA, conform, validate
 
     if not events and not xml_lines:
         raise InvalidInput("events", "give at least one event or xml line")
     reasons: dict[str, int] = {}
     rows = [{**e, "source": e.get("source") or source} for e in events]
+    frames = []
+    if rows:
+        frames.append(pl.DataFrame(rows, schema_overrides=dict(AUTH_SCHEMA), strict=False))
+    process = pl.DataFrame()
     if xml_lines:
-        parsed, xml_reasons = parse_xml_lines(xml_lines, source=source)
-        rows.extend(parsed)
+        auth, process, xml_reasons = parse_xml_lines(xml_lines, source=source)
+        frames.append(auth)
         reasons.update(xml_reasons)
     rejected = sum(reasons.values())
-    if not rows:
+    frames = [f for f in frames if f.height]
+    if not frames:
         return Accepted(accepted=0, rejected=rejected, reasons=reasons)
-    frame = pl.DataFrame(
-        rows, schema_overrides={k: v for k, v in AUTH_SCHEMA.items()}, strict=False
-    )
+    frame = pl.concat([conform(f).collect() for f in frames], how="vertical_relaxed")
     report = validate(frame)
     for reason, n in report.reasons.items():
         reasons[reason] = reasons.get(reason, 0) + n
@@ -104,6 +98,8 @@ def accept_events(
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / f"{digest}.parquet"
     if not path.exists():
+        if process.height:
+            process.write_parquet(inbox / f"{digest}.process.parquet")
         tmp = path.with_suffix(".tmp")
         good.write_parquet(tmp)
         tmp.replace(path)
