@@ -203,6 +203,9 @@ def measure(mode: str, path: Path, out: Path) -> dict:
     res = json.loads(stdout.decode().strip().splitlines()[-1])
     res["rss_mib"] = usage.ru_maxrss / 1024
     res["rate"] = res["events"] / res["seconds"]
+    res["cpu"] = usage.ru_utime + usage.ru_stime
+    # What two idle cores would give if the work parallelised perfectly (upper bound).
+    res["cpu_rate"] = 2 * res["events"] / res["cpu"]
     shutil.rmtree(out, ignore_errors=True)
     return res
 
@@ -245,15 +248,32 @@ def main() -> None:
         print(f"running hopwatch on {n:,} events (RSS) ...", file=sys.stderr)
         rss[n] = measure("hopwatch", files[n], work / "out-rss")
     hop, pandas_rate = rows[0][2], rows[1][2]["rate"]
-    print(f"\nmachine: {platform.node()} {os.cpu_count()} CPUs, python {platform.python_version()}")
-    head = ("contender", "events", "seconds", "events/s", "peak RSS MiB", "vs pandas")
-    print("{:<10} {:>12} {:>8} {:>12} {:>13} {:>9}".format(*head))
-    table = [(m, r, f"{r['rate'] / pandas_rate:.2f}x") for m, _, r in rows]
+    load = os.getloadavg()[0]
+    print(
+        f"\nmachine: {platform.node()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
+        f"load average at end {load:.1f}"
+    )
+    head = (
+        "contender",
+        "events",
+        "wall s",
+        "events/s",
+        "CPU s",
+        "2*ev/CPU-s",
+        "RSS MiB",
+        "vs pandas",
+    )
+    print("{:<10} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>11}".format(*head))
+    pandas_cpu_rate = rows[1][2]["cpu_rate"]
+    table = [
+        (m, r, f"{r['rate'] / pandas_rate:.1f}x/{r['cpu_rate'] / pandas_cpu_rate:.1f}x")
+        for m, _, r in rows
+    ]
     table += [("hopwatch", r, "(RSS check)") for r in rss.values()]
     for mode, r, note in table:
         print(
             f"{mode:<10} {r['events']:>12,} {r['seconds']:>8.1f} {r['rate']:>12,.0f} "
-            f"{r['rss_mib']:>13,.0f} {note:>9}"
+            f"{r['cpu']:>8.1f} {r['cpu_rate']:>12,.0f} {r['rss_mib']:>8,.0f} {note:>11}"
         )
     hours = {m: LANL_EVENTS / r["rate"] / 3600 for m, _, r in rows}
     print(
@@ -262,8 +282,10 @@ def main() -> None:
     )
     small, large = rss[args.small]["rss_mib"], rss[args.large]["rss_mib"]
     checks = {
-        "rate >= 2.5M events/s": hop["rate"] >= 2.5e6,
-        ">= 3x pandas": hop["rate"] >= 3 * pandas_rate,
+        "rate >= 2.5M events/s (wall)": hop["rate"] >= 2.5e6,
+        "rate >= 2.5M events/s (2 idle cores, CPU-time bound)": hop["cpu_rate"] >= 2.5e6,
+        ">= 3x pandas (wall)": hop["rate"] >= 3 * pandas_rate,
+        ">= 3x pandas (CPU time)": hop["cpu_rate"] >= 3 * rows[1][2]["cpu_rate"],
         "peak RSS < 3 GB": max(hop["rss_mib"], large) < 3 * 1024,
         f"RSS flat {args.small // 10**6}M -> {args.large // 10**6}M (<= +15%)": large
         <= 1.15 * small,
