@@ -1,9 +1,215 @@
-"""Command registration (filled in by the issue that owns these commands)."""
+"""`hopwatch train`, `hopwatch score` and `hopwatch evaluate` for every registered detector.
+
+Detectors are resolved through :mod:`models.registry`; all of them get the same
+flags, and a detector ignores the options its constructor does not take.
+"""
 
 from __future__ import annotations
 
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+DETECTOR_HELP = "Detector name from the registry (gnn, xgb)."
+
+
+def detector_options(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``options`` (``None`` values dropped) that ``cls``'s constructor takes."""
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return {k: v for k, v in options.items() if v is not None}
+    return {k: v for k, v in options.items() if v is not None and k in params}
+
+
+def make_detector(name: str, options: dict[str, Any]) -> Any:
+    """A fresh, untrained detector ``name`` built with the options it understands."""
+    from models.registry import detector_class
+
+    cls = detector_class(name)
+    return cls(**detector_options(cls, options))
+
+
+def load_detector(path: Path, name: str | None, device: str | None = None) -> Any:
+    """Load a saved model, with the named detector class or by trying each registered one.
+
+    Raises:
+        typer.BadParameter: the file is missing or no detector can read it.
+    """
+    from models.base import ModelMismatch
+    from models.registry import DETECTORS, detector_class
+
+    if not path.is_file():
+        raise typer.BadParameter(f"no model file at {path}", param_hint="--model")
+    names = [name] if name else list(DETECTORS)
+    errors = []
+    for n in names:
+        try:
+            cls = detector_class(n)
+        except (ImportError, AttributeError) as exc:
+            errors.append(f"{n}: not available ({exc})")
+            continue
+        kwargs = {}
+        if device is not None and "device" in inspect.signature(cls.load).parameters:
+            kwargs["device"] = device
+        try:
+            return cls.load(path, **kwargs)
+        except (ModelMismatch, ValueError, KeyError, OSError) as exc:
+            errors.append(f"{n}: {exc}")
+    raise typer.BadParameter(
+        f"{path} could not be loaded: " + "; ".join(errors), param_hint="--model"
+    )
+
+
+def _store(data: Path) -> Any:
+    from ingest.graphs import GraphStore
+
+    try:
+        return GraphStore(data)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _fail(msg: str) -> None:
+    _err(f"error: {msg}")
+    raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    """Add this module's commands to ``app`` or one of ``groups``."""
+    """Add ``train``, ``score`` and ``evaluate`` to the root app."""
+
+    @app.command()
+    def train(
+        data: Path = typer.Option(
+            ..., "--data", help="Data directory written by `hopwatch ingest`."
+        ),
+        model: Path = typer.Option(..., "--model", help="Where to write the trained model."),
+        detector: str = typer.Option("gnn", "--detector", help=DETECTOR_HELP),
+        train_until: int | None = typer.Option(
+            None,
+            "--train-until",
+            help="Train on windows before this time (seconds); "
+            "default: before the first red-team event, or all windows without labels.",
+        ),
+        protocol: str = typer.Option("euler", "--protocol", help="euler or argus (split rule)."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Training epochs/rounds."),
+        hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (GNN)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
+    ) -> None:
+        """Train a detector on the benign training windows of a data directory and save it."""
+        from models.base import ModelMismatch
+        from models.evaluate import EvaluationError, store_split
+
+        store = _store(data)
+        try:
+            split = store_split(store, protocol=protocol, train_until=train_until)
+            det = make_detector(
+                detector,
+                {"device": device, "seed": seed, "epochs": epochs, "hidden": hidden, "log": _err},
+            )
+            report = det.fit(store, split.fit_windows)
+            det.save(model)
+        except (EvaluationError, ModelMismatch, KeyError, ValueError) as exc:
+            _fail(str(exc))
+        summary = {
+            "detector": detector,
+            "model": str(model),
+            "fit_windows": [split.fit_windows[0], split.fit_windows[-1]],
+            **{k: v for k, v in report.items() if isinstance(v, int | float | str | list)},
+        }
+        if as_json:
+            typer.echo(json.dumps(summary))
+        else:
+            typer.echo(
+                f"trained {detector} on windows {split.fit_windows[0]}..{split.fit_windows[-1]} "
+                f"of {data}; saved {model}"
+            )
+
+    @app.command()
+    def score(
+        model: Path = typer.Option(..., "--model", help="A model written by `hopwatch train`."),
+        data: Path = typer.Option(..., "--data", help="Data directory to score."),
+        out: Path = typer.Option(..., "--out", help="Output file (.parquet, or .csv)."),
+        detector: str | None = typer.Option(None, "--detector", help="Default: detect."),
+        start: int | None = typer.Option(None, "--start", help="First window id to score."),
+        end: int | None = typer.Option(None, "--end", help="Score windows before this id."),
+        device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    ) -> None:
+        """Score every edge of a data directory (columns window, src_host, dst_host, score)."""
+        from models.base import ModelMismatch
+
+        store = _store(data)
+        det = load_detector(model, detector, device)
+        windows = [
+            w for w in store.windows if (start is None or w >= start) and (end is None or w < end)
+        ]
+        try:
+            scores = det.score(store, windows)
+        except ModelMismatch as exc:
+            _fail(str(exc))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            scores.write_csv(out)
+        else:
+            scores.write_parquet(out)
+        typer.echo(f"scored {scores.height} edges in {len(windows)} windows -> {out}")
+
+    @app.command()
+    def evaluate(
+        data: Path = typer.Option(..., "--data", help="Labelled data directory."),
+        detector: str = typer.Option("gnn", "--detector", help=DETECTOR_HELP),
+        model: Path | None = typer.Option(
+            None,
+            "--model",
+            help="A trained model; when absent or missing one is trained "
+            "on the split (and saved there when a path is given).",
+        ),
+        protocol: str = typer.Option("euler", "--protocol", help="euler or argus."),
+        train_until: int | None = typer.Option(None, "--train-until", help="Split time (s)."),
+        threshold_fpr: float = typer.Option(
+            0.005, "--threshold-fpr", help="Target FPR of the threshold on held-out windows."
+        ),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (when training)."),
+        epochs: int | None = typer.Option(
+            None, "--epochs", help="Training epochs (when training)."
+        ),
+        hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (when training)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
+    ) -> None:
+        """Evaluate a detector beside the unknown-authentication baseline."""
+        from models.base import ModelMismatch
+        from models.evaluate import EvaluationError, evaluate, format_table
+
+        store = _store(data)
+        options = {"device": device, "seed": seed, "epochs": epochs, "hidden": hidden, "log": _err}
+        try:
+            if model is not None and model.is_file():
+                target: Any = load_detector(model, detector, device)
+            else:
+                target = lambda: make_detector(detector, options)  # noqa: E731
+            result = evaluate(
+                target,
+                store,
+                protocol=protocol,
+                train_until=train_until,
+                threshold_fpr=threshold_fpr,
+            )
+            if model is not None and result.fitted is not None:
+                result.fitted.save(model)  # keep the freshly trained model where asked
+        except (EvaluationError, ModelMismatch, KeyError, ValueError) as exc:
+            _fail(str(exc))
+        if as_json:
+            _err(format_table(result))
+            sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        else:
+            typer.echo(format_table(result))

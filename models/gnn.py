@@ -1,0 +1,335 @@
+"""The temporal GNN detector: the :class:`models.base.Detector` face of the GNN.
+
+The network lives in :mod:`models.gnn_model`, its features in
+:mod:`models.gnn_history`, the training and scoring loops in
+:mod:`models.gnn_train` and the explanations in :mod:`models.gnn_explain`.
+Scores for window ``w`` use only history up to ``w - 1`` in the default
+"predictive" mode; scoring replays the data directory from its first window,
+so the node state and pair history are those of the directory being scored.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from models.base import Explanation, ModelMismatch
+from models.gnn_explain import reference_inputs
+from models.gnn_history import BATCH_COLUMNS, HISTORY_FEATURES, NODE_FEATURES, PAIR_FEATURES
+from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
+
+if TYPE_CHECKING:
+    from ingest.graphs import GraphStore
+
+FORMAT = "hopwatch-gnn"
+FORMAT_VERSION = 1
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda[:i]`` as given.
+
+    Raises:
+        ValueError: CUDA requested but not available, or an unknown device name.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@contextmanager
+def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
+    """Run torch's CPU ops with ``threads`` intra-op threads (restored afterwards).
+
+    The GNN's per-window tensors are small; one thread avoids the oversubscription
+    that makes many threads much slower on a shared machine.
+    """
+    if device.type != "cpu" or not threads:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a saved model depends on."""
+    out = {"python": platform.python_version(), "torch": str(torch.__version__)}
+    for dist in ("torch-geometric", "hopwatch", "numpy", "polars"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def feature_schema() -> dict[str, list[str]]:
+    """The feature configuration a model is trained with (checked on load)."""
+    return {
+        "edge_columns": list(BATCH_COLUMNS),
+        "node": list(NODE_FEATURES),
+        "history": list(HISTORY_FEATURES),
+        "pair": list(PAIR_FEATURES),
+    }
+
+
+class GNNDetector:
+    """Temporal GNN link-prediction detector (snapshot encoder + GRU + pair decoder).
+
+    Args:
+        hidden: node state size.
+        epochs: training passes over the windows.
+        lr: learning rate.
+        seed: seed of torch and negative sampling.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        mode: ``predictive`` (state up to the previous window) or ``detector``.
+        bptt: windows per optimiser step.
+        negatives: negative pairs per edge and corrupted side.
+        warmup_windows: leading windows with no loss (default: one day).
+        threads: torch CPU threads while training/scoring on CPU (``None``: torch's default).
+        log: optional callable receiving progress lines.
+    """
+
+    name = "gnn"
+
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        epochs: int = 4,
+        lr: float = 3e-3,
+        seed: int = 0,
+        device: str = "auto",
+        mode: str = "predictive",
+        bptt: int = 8,
+        negatives: int = 1,
+        warmup_windows: int | None = None,
+        threads: int | None = 1,
+        log: Any = None,
+    ) -> None:
+        self.config = GNNConfig(
+            hidden=hidden,
+            epochs=epochs,
+            lr=lr,
+            bptt=bptt,
+            negatives=negatives,
+            warmup_windows=warmup_windows,
+            mode=mode,
+            seed=seed,
+        )
+        self.device_name = device
+        self.device = resolve_device(device)
+        self.threads = threads
+        self.log = log
+        self.window_seconds: int = 0
+        self.model = build_model(self.config).to(self.device)
+        self.nodes: list[str] = []
+        self.trained_windows: tuple[int, int] | None = None
+        self.data_format_version: int | None = None
+        self.reference: dict[str, torch.Tensor] = {}
+        self.fitted = False
+
+    # -- training ----------------------------------------------------------------------
+    def _seed(self) -> None:
+        torch.manual_seed(self.config.seed)
+        np.random.seed(self.config.seed % 2**32)
+
+    def fit(self, store: GraphStore, windows: Sequence[int]) -> dict[str, Any]:
+        """Train on ``windows`` (benign history); the state is replayed from the first window.
+
+        Raises:
+            ValueError: no windows to train on.
+        """
+        windows = sorted(int(w) for w in windows)
+        if not windows:
+            raise ValueError(f"{store.path}: no windows to train the GNN on")
+        self.window_seconds = store.window_seconds
+        self.data_format_version = store.meta.get("format_version")
+        self.nodes = store.nodes.sort("node_id")["host"].to_list()
+        self._seed()
+        self.model = build_model(self.config).to(self.device)
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        if self.device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        t0 = time.perf_counter()
+        try:
+            with cpu_threads(self.device, self.threads):
+                batches = list(iter_batches(store, windows[-1]))
+                load_s = time.perf_counter() - t0
+                report = train(
+                    self.model,
+                    batches,
+                    windows,
+                    num_nodes=store.num_nodes,
+                    window_seconds=store.window_seconds,
+                    cfg=self.config,
+                    device=self.device,
+                    log=self.log,
+                )
+                self.trained_windows = (windows[0], windows[-1])
+                self.fitted = True
+                self.reference = reference_inputs(self, batches, windows)
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+        report.update(
+            load_seconds=load_s, device=str(self.device), edges=sum(b.size for b in batches)
+        )
+        return report
+
+    # -- scoring -----------------------------------------------------------------------
+    def check_store(self, store: GraphStore) -> None:
+        """Raise :class:`ModelMismatch` if ``store`` cannot be scored by this model."""
+        if not self.fitted:
+            raise ModelMismatch("the GNN model is not trained: call fit() or load() first")
+        if store.window_seconds != self.window_seconds:
+            raise ModelMismatch(
+                f"model was trained with {self.window_seconds}-second windows but "
+                f"{store.path} has {store.window_seconds}-second windows; re-ingest with "
+                f"--window {self.window_seconds}s or retrain"
+            )
+        version = store.meta.get("format_version")
+        if self.data_format_version is not None and version != self.data_format_version:
+            raise ModelMismatch(
+                f"model was trained on data format {self.data_format_version}, "
+                f"{store.path} is format {version}"
+            )
+
+    def score(self, store: GraphStore, windows: Sequence[int]) -> pl.DataFrame:
+        """Anomaly score in [0, 1] of every edge of ``windows`` (columns SCORE_COLUMNS)."""
+        self.check_store(store)
+        wanted = sorted(int(w) for w in windows)
+        if not wanted:
+            return _empty_scores()
+        hosts = np.asarray(store.nodes.sort("node_id")["host"].to_list(), dtype=object)
+        parts: list[pl.DataFrame] = []
+        with cpu_threads(self.device, self.threads):
+            parts = self._score_parts(store, wanted, hosts)
+        return pl.concat(parts) if parts else _empty_scores()
+
+    def _score_parts(
+        self, store: GraphStore, wanted: list[int], hosts: np.ndarray
+    ) -> list[pl.DataFrame]:
+        parts: list[pl.DataFrame] = []
+        for batch, s in score(
+            self.model,
+            iter_batches(store, wanted[-1]),
+            wanted,
+            num_nodes=store.num_nodes,
+            window_seconds=store.window_seconds,
+            mode=self.config.mode,
+            device=self.device,
+        ):
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "window": np.full(batch.size, batch.window, dtype=np.int64),
+                        "src_host": hosts[batch.src].tolist(),
+                        "dst_host": hosts[batch.dst].tolist(),
+                        "score": s,
+                    },
+                    schema=_SCORE_SCHEMA,
+                )
+            )
+        return parts
+
+    def explain(
+        self, store: GraphStore, edges: Sequence[tuple[int, str, str]], top: int = 5
+    ) -> list[Explanation]:
+        """Which inputs (pair history, host histories, node states) drive each edge's score."""
+        from models.gnn_explain import explain_edges
+
+        self.check_store(store)
+        with cpu_threads(self.device, self.threads):
+            return explain_edges(self, store, edges, top=top)
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write weights, configuration, node index, window size and library versions."""
+        if not self.fitted:
+            raise ModelMismatch("refusing to save an untrained GNN model")
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "detector": self.name,
+            "config": asdict(self.config),
+            "window_seconds": self.window_seconds,
+            "data_format_version": self.data_format_version,
+            "features": feature_schema(),
+            "nodes": self.nodes,
+            "trained_windows": list(self.trained_windows or ()),
+            "versions": library_versions(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "reference": {k: v.detach().cpu() for k, v in self.reference.items()},
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> GNNDetector:
+        """Read a model written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: no such file.
+            ModelMismatch: not a hopwatch GNN model, or another feature schema/version.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {path}")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a pickle of something else, or a truncated file
+            raise ModelMismatch(f"{path} is not a hopwatch GNN model: {exc}") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ModelMismatch(f"{path} is not a hopwatch GNN model")
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise ModelMismatch(
+                f"{path}: GNN model format {payload.get('format_version')} is not supported "
+                f"(this hopwatch reads format {FORMAT_VERSION})"
+            )
+        if payload.get("features") != feature_schema():
+            raise ModelMismatch(
+                f"{path} was trained with another feature schema; retrain it with this hopwatch"
+            )
+        known = {f.name for f in fields(GNNConfig)}
+        cfg = {k: v for k, v in payload["config"].items() if k in known}
+        det = cls(device=device, **{k: v for k, v in cfg.items()})
+        det.model.load_state_dict(payload["state_dict"])
+        det.model.to(det.device)
+        det.window_seconds = int(payload["window_seconds"])
+        det.data_format_version = payload.get("data_format_version")
+        det.nodes = list(payload["nodes"])
+        tw = payload.get("trained_windows") or []
+        det.trained_windows = (int(tw[0]), int(tw[1])) if len(tw) == 2 else None
+        det.reference = {k: v.to(det.device) for k, v in payload.get("reference", {}).items()}
+        det.versions = payload.get("versions", {})
+        det.fitted = True
+        return det
+
+
+_SCORE_SCHEMA = pl.Schema(
+    {"window": pl.Int64(), "src_host": pl.String(), "dst_host": pl.String(), "score": pl.Float64()}
+)
+
+
+def _empty_scores() -> pl.DataFrame:
+    return pl.DataFrame(schema=_SCORE_SCHEMA)

@@ -1,0 +1,323 @@
+"""Streaming history of an authentication graph, and the features the GNN reads from it.
+
+The temporal GNN walks windows in time order. Before a window is scored, this
+state holds only what happened in *earlier* windows; :meth:`GraphHistory.observe`
+then folds the window in. Everything is plain numpy keyed by node id, so a
+replay over thousands of windows costs milliseconds per window.
+
+Features need no identity one-hot: an unseen host gets all-zero history and is
+still scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Edge-table columns a window batch is built from (see docs/data-format.md).
+BATCH_COLUMNS: tuple[str, ...] = (
+    "src",
+    "dst",
+    "count",
+    "n_users",
+    "failures",
+    "n_kerberos",
+    "n_ntlm",
+    "n_network",
+    "n_interactive",
+    "n_remote_interactive",
+    "n_service",
+    "n_batch",
+    "n_tgs",
+    "n_tgt",
+)
+
+#: Names of the per-window node features (input of the encoder).
+NODE_FEATURES: tuple[str, ...] = (
+    "active",
+    "out_count",
+    "in_count",
+    "out_degree",
+    "in_degree",
+    "out_users",
+    "in_users",
+    "out_fail_frac",
+    "out_ntlm_frac",
+    "in_ntlm_frac",
+    "in_kerberos_frac",
+    "in_network_frac",
+    "in_interactive_frac",
+    "in_service_batch_frac",
+    "in_tgs_tgt_frac",
+    "new_out_pairs",
+    "new_in_pairs",
+)
+
+#: Names of the long-term node history features (encoder input and decoder skip input).
+HISTORY_FEATURES: tuple[str, ...] = (
+    "known",
+    "hist_out_neighbors",
+    "hist_in_neighbors",
+    "hist_active_windows",
+    "hist_age_windows",
+    "hist_out_count",
+    "hist_in_count",
+    "recent_new_out",
+    "recent_new_in",
+    "server_like",
+)
+
+#: Names of the pair features given to the decoder (history strictly before the window).
+PAIR_FEATURES: tuple[str, ...] = (
+    "pair_seen",
+    "pair_windows",
+    "pair_recency",
+    "reverse_seen",
+    "reverse_windows",
+)
+
+#: Names of the time-of-window features given to the decoder.
+TIME_FEATURES: tuple[str, ...] = ("hour_sin", "hour_cos", "weekend")
+
+#: Half-life, in windows of 30 minutes, of the "recent novelty" counters (about a day).
+RECENT_HALF_LIFE_SECONDS = 86_400
+
+
+@dataclass
+class WindowBatch:
+    """The edges of one window as arrays.
+
+    Attributes:
+        window: window id.
+        src, dst: node ids, shape [E] int64.
+        cols: edge-table column -> values, shape [E] float64 (:data:`BATCH_COLUMNS`).
+        label: red-team label per edge, shape [E] bool (all False when unknown).
+    """
+
+    window: int
+    src: np.ndarray
+    dst: np.ndarray
+    cols: dict[str, np.ndarray]
+    label: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of edges."""
+        return int(self.src.shape[0])
+
+
+def _frac(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
+
+
+def time_features(window: int, window_seconds: int) -> np.ndarray:
+    """Hour-of-day (sin, cos) and weekend flag of a window; time 0 is a Monday 00:00."""
+    t = (window + 0.5) * window_seconds
+    hour = (t % 86_400) / 86_400 * 2 * np.pi
+    day = int(t // 86_400) % 7
+    return np.array([np.sin(hour), np.cos(hour), float(day >= 5)], dtype=np.float32)
+
+
+class PairHistory:
+    """Per (src, dst) pair: number of windows it appeared in and the last one.
+
+    Keys are ``src * 2**32 + dst`` in a sorted array; lookups are binary searches.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.windows = np.zeros(0, dtype=np.int64)
+        self.last = np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def key(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Pair keys of aligned src/dst id arrays."""
+        return (src.astype(np.int64) << 32) | dst.astype(np.int64)
+
+    def _find(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.searchsorted(self.keys, k)
+        if not len(self.keys):
+            return pos, pos, np.zeros(k.shape, dtype=bool)
+        pos_c = np.minimum(pos, len(self.keys) - 1)
+        return pos, pos_c, self.keys[pos_c] == k
+
+    def lookup(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(windows seen, last window or -1) for each pair."""
+        _, pos_c, found = self._find(self.key(src, dst))
+        if not len(self.keys):
+            return np.zeros(found.shape, dtype=np.int64), np.full(found.shape, -1, dtype=np.int64)
+        return np.where(found, self.windows[pos_c], 0), np.where(found, self.last[pos_c], -1)
+
+    def add(self, src: np.ndarray, dst: np.ndarray, window: int) -> np.ndarray:
+        """Record the (unique) pairs of one window; return a mask of pairs that were new."""
+        k = self.key(src, dst)
+        pos, pos_c, found = self._find(k)
+        self.windows[pos_c[found]] += 1
+        self.last[pos_c[found]] = window
+        new = ~found
+        if new.any():
+            order = np.argsort(k[new], kind="stable")
+            nk = k[new][order]
+            at = pos[new][order]
+            self.keys = np.insert(self.keys, at, nk)
+            self.windows = np.insert(self.windows, at, np.ones_like(nk))
+            self.last = np.insert(self.last, at, np.full_like(nk, window))
+        return new
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class GraphHistory:
+    """Everything the GNN remembers about earlier windows, per node and per pair.
+
+    Args:
+        num_nodes: size of the node index (ids are ``0 .. num_nodes - 1``).
+        window_seconds: window size, for time features and decay.
+    """
+
+    def __init__(self, num_nodes: int, window_seconds: int) -> None:
+        self.num_nodes = num_nodes
+        self.window_seconds = window_seconds
+        self.pairs = PairHistory()
+        n = num_nodes
+        self.first = np.full(n, -1, dtype=np.int64)
+        self.active = np.zeros(n, dtype=np.float64)
+        self.out_neighbors = np.zeros(n, dtype=np.float64)
+        self.in_neighbors = np.zeros(n, dtype=np.float64)
+        self.out_count = np.zeros(n, dtype=np.float64)
+        self.in_count = np.zeros(n, dtype=np.float64)
+        self.in_service_like = np.zeros(n, dtype=np.float64)
+        self.recent_new_out = np.zeros(n, dtype=np.float64)
+        self.recent_new_in = np.zeros(n, dtype=np.float64)
+        self.last_window: int | None = None
+        self.decay_per_window = 0.5 ** (window_seconds / RECENT_HALF_LIFE_SECONDS)
+
+    def grow(self, num_nodes: int) -> None:
+        """Extend the node arrays to a larger (append-only) node index."""
+        extra = num_nodes - self.num_nodes
+        if extra <= 0:
+            return
+        for name in (
+            "active",
+            "out_neighbors",
+            "in_neighbors",
+            "out_count",
+            "in_count",
+            "in_service_like",
+            "recent_new_out",
+            "recent_new_in",
+        ):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(extra)]))
+        self.first = np.concatenate([self.first, np.full(extra, -1, dtype=np.int64)])
+        self.num_nodes = num_nodes
+
+    def known_nodes(self) -> np.ndarray:
+        """Ids of nodes seen in any earlier window."""
+        return np.flatnonzero(self.first >= 0)
+
+    def history_features(self, window: int) -> np.ndarray:
+        """Node history features as of the start of ``window``, shape [N, H] float32."""
+        known = self.first >= 0
+        age = np.where(known, window - self.first, 0)
+        decay = self._decay_to(window)
+        out = np.stack(
+            [
+                known.astype(np.float64),
+                np.log1p(self.out_neighbors),
+                np.log1p(self.in_neighbors),
+                np.log1p(self.active),
+                np.log1p(age),
+                np.log1p(self.out_count),
+                np.log1p(self.in_count),
+                np.log1p(self.recent_new_out * decay),
+                np.log1p(self.recent_new_in * decay),
+                _frac(self.in_service_like, self.in_count),
+            ],
+            axis=1,
+        )
+        return out.astype(np.float32)
+
+    def pair_features(self, src: np.ndarray, dst: np.ndarray, window: int) -> np.ndarray:
+        """Pair history features of (src, dst) as of the start of ``window``, [E, P] float32."""
+        n, last = self.pairs.lookup(src, dst)
+        rn, _ = self.pairs.lookup(dst, src)
+        seen = n > 0
+        recency = np.where(seen, np.log1p(np.maximum(window - last, 0)), 0.0)
+        out = np.stack(
+            [
+                seen.astype(np.float64),
+                np.log1p(n),
+                recency,
+                (rn > 0).astype(np.float64),
+                np.log1p(rn),
+            ],
+            axis=1,
+        )
+        return out.astype(np.float32)
+
+    def _decay_to(self, window: int) -> float:
+        if self.last_window is None:
+            return 1.0
+        return float(self.decay_per_window ** max(window - self.last_window, 0))
+
+    def observe(self, batch: WindowBatch) -> np.ndarray:
+        """Fold one window into the history; return its node features [N, F] float32.
+
+        The features describe the window itself plus how novel its pairs are with
+        respect to the history *before* it (so call this after scoring the window).
+        """
+        if batch.src.size and int(max(batch.src.max(), batch.dst.max())) >= self.num_nodes:
+            self.grow(int(max(batch.src.max(), batch.dst.max())) + 1)
+        n = self.num_nodes
+        s, d, c = batch.src, batch.dst, batch.cols
+        count = c["count"]
+
+        def out_sum(v: np.ndarray) -> np.ndarray:
+            return np.bincount(s, weights=v, minlength=n)
+
+        def in_sum(v: np.ndarray) -> np.ndarray:
+            return np.bincount(d, weights=v, minlength=n)
+
+        ones = np.ones_like(count)
+        out_count, in_count = out_sum(count), in_sum(count)
+        svc = c["n_service"] + c["n_batch"]
+        new = self.pairs.add(s, d, batch.window)
+        new_out, new_in = out_sum(new.astype(np.float64)), in_sum(new.astype(np.float64))
+        x = np.stack(
+            [
+                ((out_count + in_count) > 0).astype(np.float64),
+                np.log1p(out_count),
+                np.log1p(in_count),
+                np.log1p(out_sum(ones)),
+                np.log1p(in_sum(ones)),
+                np.log1p(out_sum(c["n_users"])),
+                np.log1p(in_sum(c["n_users"])),
+                _frac(out_sum(c["failures"]), out_count),
+                _frac(out_sum(c["n_ntlm"]), out_count),
+                _frac(in_sum(c["n_ntlm"]), in_count),
+                _frac(in_sum(c["n_kerberos"]), in_count),
+                _frac(in_sum(c["n_network"]), in_count),
+                _frac(in_sum(c["n_interactive"] + c["n_remote_interactive"]), in_count),
+                _frac(in_sum(svc), in_count),
+                _frac(in_sum(c["n_tgs"] + c["n_tgt"]), in_count),
+                np.log1p(new_out),
+                np.log1p(new_in),
+            ],
+            axis=1,
+        ).astype(np.float32)
+        # Long-term history.
+        decay = self._decay_to(batch.window)
+        self.recent_new_out = self.recent_new_out * decay + new_out
+        self.recent_new_in = self.recent_new_in * decay + new_in
+        self.last_window = batch.window
+        seen_now = (out_count + in_count) > 0
+        self.first[seen_now & (self.first < 0)] = batch.window
+        self.active += seen_now
+        self.out_neighbors += new_out
+        self.in_neighbors += new_in
+        self.out_count += out_count
+        self.in_count += in_count
+        self.in_service_like += in_sum(svc + c["n_tgs"] + c["n_tgt"])
+        return x

@@ -1,0 +1,305 @@
+"""Training and scoring loops of the temporal GNN (plain functions over window batches).
+
+Both loops walk the windows in time order, keeping a :class:`GraphHistory` and
+the GRU node state. Before window ``t`` is folded in, its edges are decoded
+from the state up to ``t - 1`` ("predictive" mode) or, in "detector" mode, from
+the state after folding ``t`` in; pair and history features always come from
+windows before ``t``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from models.gnn_history import (
+    BATCH_COLUMNS,
+    HISTORY_FEATURES,
+    NODE_FEATURES,
+    PAIR_FEATURES,
+    TIME_FEATURES,
+    GraphHistory,
+    WindowBatch,
+    time_features,
+)
+from models.gnn_model import TemporalGNN
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ingest.graphs import GraphStore
+
+MODES = ("predictive", "detector")
+
+
+@dataclass
+class GNNConfig:
+    """Hyper-parameters of the temporal GNN (saved with the model).
+
+    Attributes:
+        hidden: node state size.
+        epochs: passes over the training windows.
+        lr: Adam learning rate.
+        bptt: windows per optimiser step (truncated back-propagation through time).
+        negatives: negative pairs per observed edge and corrupted side (src and dst).
+        warmup_windows: leading windows that build history but carry no loss;
+            ``None`` means one day's worth.
+        mode: ``"predictive"`` (state up to the previous window) or ``"detector"``.
+        seed: seed of torch and of negative sampling.
+    """
+
+    hidden: int = 32
+    epochs: int = 4
+    lr: float = 3e-3
+    bptt: int = 8
+    negatives: int = 1
+    warmup_windows: int | None = None
+    mode: str = "predictive"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.hidden < 1 or self.epochs < 0 or self.bptt < 1 or self.negatives < 1:
+            raise ValueError(f"invalid GNN configuration: {asdict(self)}")
+
+    def warmup(self, window_seconds: int) -> int:
+        """Number of warm-up windows."""
+        if self.warmup_windows is not None:
+            return self.warmup_windows
+        return max(1, math.ceil(86_400 / window_seconds))
+
+
+def build_model(cfg: GNNConfig) -> TemporalGNN:
+    """A fresh model with the feature sizes of :mod:`models.gnn_history`."""
+    return TemporalGNN(
+        node_features=len(NODE_FEATURES),
+        history_features=len(HISTORY_FEATURES),
+        pair_features=len(PAIR_FEATURES),
+        time_features=len(TIME_FEATURES),
+        hidden=cfg.hidden,
+    )
+
+
+def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:
+    """One window's edge-table rows as a :class:`WindowBatch`."""
+    missing = [c for c in BATCH_COLUMNS if c not in edges.columns]
+    if missing:
+        raise ValueError(f"edge table of window {window} lacks column(s): {', '.join(missing)}")
+    cols = {c: edges[c].to_numpy().astype(np.float64) for c in BATCH_COLUMNS[2:]}
+    label = (
+        edges["label"].fill_null(False).to_numpy().astype(bool)
+        if "label" in edges.columns
+        else np.zeros(edges.height, dtype=bool)
+    )
+    return WindowBatch(
+        window=int(window),
+        src=edges["src"].to_numpy().astype(np.int64),
+        dst=edges["dst"].to_numpy().astype(np.int64),
+        cols=cols,
+        label=label,
+    )
+
+
+def iter_batches(store: GraphStore, last_window: int, chunk: int = 256) -> Iterator[WindowBatch]:
+    """Batches of every stored window up to ``last_window``, in time order."""
+    import polars as pl
+
+    windows = [w for w in store.windows if w <= last_window]
+    for i in range(0, len(windows), chunk):
+        part = windows[i : i + chunk]
+        edges = store.edges(windows=part).sort("window")
+        bounds = np.searchsorted(edges["window"].to_numpy(), np.asarray(part), side="left")
+        ends = [*bounds[1:], edges.height]
+        for w, lo, hi in zip(part, bounds, ends, strict=True):
+            frame = edges.slice(int(lo), int(hi - lo))
+            yield batch_from_frame(w, frame if frame.height else pl.DataFrame(schema=edges.schema))
+
+
+@dataclass
+class _Prepared:
+    x_hist: Tensor
+    edge_index: Tensor
+    edge_weight: Tensor
+    time: Tensor
+
+
+def _to(a: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
+
+
+class Replay:
+    """Walks windows in order, owning the history and the GRU state.
+
+    Args:
+        model: the network.
+        num_nodes: node index size.
+        window_seconds: window size.
+        device: torch device of the model.
+    """
+
+    def __init__(
+        self, model: TemporalGNN, num_nodes: int, window_seconds: int, device: torch.device
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.window_seconds = window_seconds
+        self.history = GraphHistory(num_nodes, window_seconds)
+        self.h = model.initial_state(num_nodes, device)
+
+    def before(self, batch: WindowBatch) -> tuple[Tensor, Tensor]:
+        """History features [N, H] and time features [T] as of the start of the window."""
+        if batch.size and int(max(batch.src.max(), batch.dst.max())) >= self.history.num_nodes:
+            self._grow(int(max(batch.src.max(), batch.dst.max())) + 1)
+        hist = _to(self.history.history_features(batch.window), self.device)
+        tf = _to(time_features(batch.window, self.window_seconds), self.device)
+        return hist, tf
+
+    def _grow(self, n: int) -> None:
+        self.history.grow(n)
+        extra = n - self.h.shape[0]
+        if extra > 0:
+            pad = self.model.initial_state(extra, self.device)
+            self.h = torch.cat([self.h, pad], dim=0)
+
+    def pairs(self, src: np.ndarray, dst: np.ndarray, window: int) -> Tensor:
+        """Pair features of (src, dst) as of the start of ``window``."""
+        return _to(self.history.pair_features(src, dst, window), self.device)
+
+    def advance(self, batch: WindowBatch) -> None:
+        """Fold the window into the history and the node state."""
+        x = self.history.observe(batch)
+        hist = self.history.history_features(batch.window)
+        xx = _to(np.concatenate([x, hist], axis=1), self.device)
+        ei = _to(np.stack([batch.src, batch.dst]), self.device, torch.long)
+        ew = _to(np.log1p(batch.cols["count"]), self.device)
+        self.h = self.model.step(xx, ei, ew, self.h)
+
+    def decode(self, hist: Tensor, tf: Tensor, src: np.ndarray, dst: np.ndarray, window: int):
+        """Logits of (src, dst) pairs from the current state."""
+        s = _to(src, self.device, torch.long)
+        d = _to(dst, self.device, torch.long)
+        return self.model.decode(self.h, hist, s, d, self.pairs(src, dst, window), tf)
+
+
+def _negatives(
+    batch: WindowBatch, known: np.ndarray, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt each edge's dst and src ``k`` times with nodes seen so far (or in this window)."""
+    cands = np.union1d(known, np.concatenate([batch.src, batch.dst]))
+    e = batch.size
+    src = np.concatenate([np.tile(batch.src, k), rng.choice(cands, e * k)])
+    dst = np.concatenate([rng.choice(cands, e * k), np.tile(batch.dst, k)])
+    return src, dst
+
+
+def train(
+    model: TemporalGNN,
+    batches: Sequence[WindowBatch],
+    train_windows: Iterable[int],
+    *,
+    num_nodes: int,
+    window_seconds: int,
+    cfg: GNNConfig,
+    device: torch.device,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Train on ``train_windows`` (a subset of ``batches``' windows) with negative sampling.
+
+    Returns:
+        ``{"loss": [per-epoch mean loss], "seconds": float, "windows": int}``
+    """
+    targets = set(int(w) for w in train_windows)
+    warm = cfg.warmup(window_seconds)
+    rng = np.random.default_rng(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    model.train()
+    for epoch in range(cfg.epochs):
+        run = Replay(model, num_nodes, window_seconds, device)
+        pending: list[Tensor] = []
+        step_losses: list[float] = []
+        for i, batch in enumerate(batches):
+            if i >= warm and batch.window in targets and batch.size > 0:
+                pending.append(_window_loss(run, batch, cfg, rng))
+            else:
+                run.before(batch)
+                run.advance(batch)
+            if (i + 1) % cfg.bptt == 0 or i == len(batches) - 1:
+                if pending:
+                    loss = torch.stack(pending).mean()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    step_losses.append(float(loss.detach()))
+                    pending = []
+                run.h = run.h.detach()
+        losses.append(float(np.mean(step_losses)) if step_losses else float("nan"))
+        if log is not None:
+            log(f"epoch {epoch + 1}/{cfg.epochs}: loss {losses[-1]:.4f}")
+    return {"loss": losses, "seconds": time.perf_counter() - t0, "windows": len(targets)}
+
+
+def _window_loss(
+    run: Replay, batch: WindowBatch, cfg: GNNConfig, rng: np.random.Generator
+) -> Tensor:
+    """Balanced BCE of one window's edges against sampled non-edges; advances ``run``."""
+    device = run.device
+    hist, tf = run.before(batch)
+    ns, nd = _negatives(batch, run.history.known_nodes(), cfg.negatives, rng)
+    src = np.concatenate([batch.src, ns])
+    dst = np.concatenate([batch.dst, nd])
+    y = torch.zeros(len(src), device=device)
+    y[: batch.size] = 1.0
+    w = torch.full((len(src),), 0.5 / len(ns), device=device)
+    w[: batch.size] = 0.5 / batch.size
+    if cfg.mode == "predictive":
+        logits = run.decode(hist, tf, src, dst, batch.window)
+        run.advance(batch)
+    else:
+        pair = run.pairs(src, dst, batch.window)
+        run.advance(batch)
+        s, d = _to(src, device, torch.long), _to(dst, device, torch.long)
+        logits = run.model.decode(run.h, hist, s, d, pair, tf)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    return (bce * w).sum()
+
+
+@torch.no_grad()
+def score(
+    model: TemporalGNN,
+    batches: Iterable[WindowBatch],
+    score_windows: Iterable[int],
+    *,
+    num_nodes: int,
+    window_seconds: int,
+    mode: str,
+    device: torch.device,
+) -> Iterator[tuple[WindowBatch, np.ndarray]]:
+    """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``."""
+    targets = set(int(w) for w in score_windows)
+    model.eval()
+    run = Replay(model, num_nodes, window_seconds, device)
+    for batch in batches:
+        if batch.window not in targets or batch.size == 0:
+            run.before(batch)
+            run.advance(batch)
+            continue
+        hist, tf = run.before(batch)
+        if mode == "predictive":
+            logits = run.decode(hist, tf, batch.src, batch.dst, batch.window)
+            run.advance(batch)
+        else:
+            pair = run.pairs(batch.src, batch.dst, batch.window)
+            run.advance(batch)
+            s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
+            logits = model.decode(run.h, hist, s, d, pair, tf)
+        yield batch, (1.0 - torch.sigmoid(logits)).double().cpu().numpy()

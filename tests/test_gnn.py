@@ -1,0 +1,172 @@
+"""Tests of the temporal GNN detector (models/gnn*.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ingest.graphs import GraphStore
+from models.base import SCORE_COLUMNS, Detector, ModelMismatch
+from models.gnn import GNNDetector, resolve_device
+from models.gnn_history import GraphHistory, PairHistory, WindowBatch
+from models.gnn_train import GNNConfig
+from tests.gnn_builders import office_dataset
+
+WS = 1800
+# The planted hop: workstation W3 -> workstation W9 (never seen), NTLM, in window 130.
+PLANT_WINDOW = 130
+PLANT = [(PLANT_WINDOW * WS + 100, "W3", "W9")]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> GraphStore:
+    return GraphStore(office_dataset(tmp_path_factory.mktemp("office") / "d", days=3, plant=PLANT))
+
+
+@pytest.fixture(scope="module")
+def trained(store: GraphStore) -> tuple[GNNDetector, dict]:
+    det = GNNDetector(hidden=16, epochs=3, device="cpu", seed=1, warmup_windows=4, lr=1e-2)
+    report = det.fit(store, [w for w in store.windows if w < 120])
+    return det, report
+
+
+def test_pair_history_add_and_lookup() -> None:
+    ph = PairHistory()
+    n, last = ph.lookup(np.array([1]), np.array([2]))
+    assert n.tolist() == [0] and last.tolist() == [-1]
+    new = ph.add(np.array([1, 3, 0]), np.array([2, 1, 5]), window=7)
+    assert new.tolist() == [True, True, True]
+    new = ph.add(np.array([3, 2]), np.array([1, 1]), window=9)
+    assert new.tolist() == [False, True]
+    n, last = ph.lookup(np.array([3, 1, 0, 2, 5]), np.array([1, 2, 5, 1, 5]))
+    assert n.tolist() == [2, 1, 1, 1, 0]
+    assert last.tolist() == [9, 7, 7, 9, -1]
+    assert np.all(np.diff(ph.keys) > 0)
+
+
+def test_history_features_only_use_the_past() -> None:
+    hist = GraphHistory(num_nodes=4, window_seconds=WS)
+    cols = {c: np.ones(1) for c in ("count", "n_users", "failures", "n_kerberos", "n_ntlm")}
+    cols.update({c: np.zeros(1) for c in ("n_network", "n_interactive", "n_remote_interactive")})
+    cols.update({c: np.zeros(1) for c in ("n_service", "n_batch", "n_tgs", "n_tgt")})
+    batch = WindowBatch(5, np.array([0]), np.array([1]), cols, np.zeros(1, dtype=bool))
+    before = hist.pair_features(np.array([0]), np.array([1]), 5)
+    assert before[0, 0] == 0  # pair not seen before its own window
+    x = hist.observe(batch)
+    assert x.shape == (4, 17) and x[0, 0] == 1 and x[2, 0] == 0
+    after = hist.pair_features(np.array([0, 1]), np.array([1, 0]), 6)
+    assert after[0, 0] == 1 and after[1, 0] == 0 and after[1, 3] == 1  # reverse seen
+    assert hist.known_nodes().tolist() == [0, 1]
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        GNNConfig(mode="oracle")
+    with pytest.raises(ValueError):
+        GNNConfig(hidden=0)
+    assert GNNConfig().warmup(1800) == 48
+
+
+def test_is_a_detector_and_resolves_devices() -> None:
+    assert isinstance(GNNDetector(device="cpu"), Detector)
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+
+
+def test_loss_decreases(trained: tuple[GNNDetector, dict]) -> None:
+    _, report = trained
+    assert len(report["loss"]) == 3
+    assert report["loss"][-1] < report["loss"][0]
+    assert report["loss"][-1] < 0.6  # well below chance (ln 2 = 0.693)
+
+
+def test_scores_cover_every_edge_in_range(store: GraphStore, trained) -> None:
+    det, _ = trained
+    windows = [w for w in store.windows if w >= 120]
+    scores = det.score(store, windows)
+    edges = store.edges(windows=windows)
+    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert scores.height == edges.height
+    assert scores["score"].min() >= 0.0 and scores["score"].max() <= 1.0
+    assert sorted(scores["window"].unique().to_list()) == windows
+
+
+def test_planted_edge_outranks_normal_edges(store: GraphStore, trained) -> None:
+    det, _ = trained
+    scores = det.score(store, [w for w in store.windows if w >= 120])
+    planted = scores.filter((scores["src_host"] == "W3") & (scores["dst_host"] == "W9"))
+    assert planted.height == 1
+    normal = scores.filter(~((scores["src_host"] == "W3") & (scores["dst_host"] == "W9")))
+    assert planted["score"][0] > normal["score"].max()
+
+
+def test_detector_mode_scores(store: GraphStore) -> None:
+    det = GNNDetector(hidden=8, epochs=1, device="cpu", mode="detector", warmup_windows=4)
+    det.fit(store, store.windows[:60])
+    scores = det.score(store, store.windows[60:64])
+    assert scores.height == store.edges(windows=store.windows[60:64]).height
+
+
+def test_training_is_deterministic_on_cpu(store: GraphStore) -> None:
+    runs = []
+    for _ in range(2):
+        det = GNNDetector(hidden=8, epochs=1, device="cpu", seed=3, warmup_windows=4)
+        det.fit(store, store.windows[:40])
+        runs.append(det.score(store, store.windows[40:44])["score"].to_numpy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_save_load_round_trip(tmp_path, store: GraphStore, trained) -> None:
+    det, _ = trained
+    path = tmp_path / "gnn.pt"
+    det.save(path)
+    loaded = GNNDetector.load(path, device="cpu")
+    assert loaded.window_seconds == WS
+    assert loaded.nodes == store.nodes.sort("node_id")["host"].to_list()
+    assert loaded.trained_windows == det.trained_windows
+    windows = store.windows[118:124]
+    a = det.score(store, windows)
+    b = loaded.score(store, windows)
+    assert a.equals(b)
+
+
+def test_load_refuses_other_window_size_and_junk(tmp_path, trained) -> None:
+    det, _ = trained
+    path = tmp_path / "gnn.pt"
+    det.save(path)
+    other = GraphStore(office_dataset(tmp_path / "hourly", days=1, window_seconds=3600))
+    loaded = GNNDetector.load(path, device="cpu")
+    with pytest.raises(ModelMismatch, match="1800-second windows"):
+        loaded.score(other, other.windows)
+    junk = tmp_path / "junk.pt"
+    torch.save({"format": "something-else"}, junk)
+    with pytest.raises(ModelMismatch, match="not a hopwatch GNN model"):
+        GNNDetector.load(junk)
+    payload = torch.load(path, weights_only=True)
+    payload["features"]["pair"] = ["pair_seen"]
+    torch.save(payload, junk)
+    with pytest.raises(ModelMismatch, match="feature schema"):
+        GNNDetector.load(junk)
+    with pytest.raises(ModelMismatch, match="not trained"):
+        GNNDetector(device="cpu").score(other, other.windows)
+
+
+def test_explain_names_the_novel_pair(store: GraphStore, trained) -> None:
+    det, _ = trained
+    (exp,) = det.explain(store, [(PLANT_WINDOW, "W3", "W9")], top=5)
+    assert exp.src_host == "W3" and 0 <= exp.score <= 1
+    assert {c.feature for c in exp.contributions} <= {
+        "pair",
+        "hist_src",
+        "hist_dst",
+        "h_src",
+        "h_dst",
+    }
+    pair = next(c for c in exp.contributions if c.feature == "pair")
+    assert "never authenticated" in pair.text
+    assert pair.contribution > 0  # a never-seen pair pushes towards anomalous
+    with pytest.raises(KeyError, match="NOPE"):
+        det.explain(store, [(PLANT_WINDOW, "NOPE", "W9")])
