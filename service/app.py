@@ -92,7 +92,17 @@ def create_app(
             app.state.summarizer = build_summarizer(settings.llm.to_config())
         start = getattr(app.state.summarizer, "start", None)
         if start is not None:
-            await start()
+            try:
+                await start()
+            except Exception as exc:  # the API must come up even when the LLM cannot
+                import logging
+
+                from service.services.summaries import TemplateSummarizer
+
+                logging.getLogger("hopwatch.api").warning(
+                    "summarizer failed to start (%s); using template summaries", exc
+                )
+                app.state.summarizer = TemplateSummarizer()
         try:
             yield
         finally:
