@@ -33,7 +33,6 @@ from ingest.sim_config import (
     EventBatch,
     SimConfig,
     batch,
-    concat,
     time_order,
 )
 from ingest.sim_topology import ROLE_DC, ROLE_SERVER, Topology
@@ -103,9 +102,15 @@ class _History:
     """Successful remote logons of the benign events, sorted by time."""
 
     def __init__(self, benign: list[EventBatch]) -> None:
-        remote = concat([b.select((b.ori == O_LOGON) & (b.sh != b.dh) & b.ok) for b in benign])
-        remote = remote.select(time_order(np.clip(remote.t, 0, None)))
-        self.t, self.su, self.sh, self.dh = remote.t, remote.su, remote.sh, remote.dh
+        masks = [(b.ori == O_LOGON) & (b.sh != b.dh) & b.ok for b in benign]
+        cols = {
+            name: np.concatenate([getattr(b, name)[m] for b, m in zip(benign, masks, strict=True)])
+            for name in ("t", "su", "sh", "dh")
+        }
+        order = time_order(np.clip(cols["t"], 0, None))
+        self.t, self.su, self.sh, self.dh = (
+            np.take(cols[k], order) for k in ("t", "su", "sh", "dh")
+        )
 
     def before(self, t: int) -> slice:
         """Rows strictly before ``t``."""

@@ -206,8 +206,9 @@ def machine_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
     alive = (hour[None, :] + 1) * HOUR > topo.host_online[:, None]
     hosts = np.arange(n_hosts, dtype=np.int32)
 
-    def draw(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = rng.poisson(rate) * alive
+    def draw(rate: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Poisson counts per (host, hour) at ``rate`` -> (host, time) of each event."""
+        k = rng.poisson(np.broadcast_to(rate, alive.shape)) * alive
         h, hr = np.nonzero(k)
         reps = k[h, hr]
         h, hr = np.repeat(h, reps), np.repeat(hr, reps)
@@ -220,16 +221,16 @@ def machine_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
     m = topo.machine_base + h
     out += network_access(rng, topo, t, m, h, topo.host_dc[h], np.full(len(h), A_KRB),
                           fail_rate=0.004, tgs_rate=1.0, session=3.0)  # fmt: skip
-    h, t = draw(np.full((1, 1), 0.1) * np.ones((n_hosts, hours)))
+    h, t = draw(0.1)
     dcx = np.where(rng.random(len(h)) < 0.85, topo.host_dc[h], rng.choice(topo.dcs, len(h)))
     out.append(batch(t, su=topo.machine_base + h, sh=h, dh=dcx, at=A_KRB, lt=L_UNK, ori=O_TGT))
-    h, t = draw(np.full((n_hosts, hours), 0.25))
+    h, t = draw(0.25)
     out.append(
         batch(t, su=topo.machine_base + h, du=topo.system_base + h, sh=h, dh=h, at=A_NEG,
               lt=L_SVC, ori=O_LOGON, lid=SYSTEM_LOGON_ID)
     )  # fmt: skip
     shared = topo.servers[(topo.host_dept[topo.servers] == -1)]
-    h, t = draw(np.where(is_ws, 0.012, 0.0)[:, None] * np.ones((1, hours)))
+    h, t = draw(np.where(is_ws, 0.012, 0.0)[:, None])
     dst = rng.choice(shared, size=len(h))
     keep = topo.host_online[dst] <= t
     h, t, dst = h[keep], t[keep], dst[keep]

@@ -131,9 +131,10 @@ def simulate(config: SimConfig) -> SimResult:
     campaigns, attack = build_campaigns(config, topo, parts, rng)
     codes = concat(parts + attack)
     del parts
-    order = time_order(np.clip(codes.t, 0, None))
-    t_sorted = np.take(codes.t, order)
-    codes = codes.select(order[(t_sorted >= 0) & (t_sorted < config.span)])
+    inside = (codes.t >= 0) & (codes.t < config.span)
+    if not inside.all():
+        codes = codes.select(inside)
+    codes = codes.select(time_order(codes.t))
     return SimResult(
         config=config,
         topology=topo,
