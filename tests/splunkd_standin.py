@@ -320,6 +320,7 @@ class SplunkdStandin:
                 return params
 
             def _send(self, status: int, body: bytes, ctype: str = "text/xml; charset=UTF-8"):
+                self._request.status = status  # set before the client can see the answer
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -329,7 +330,6 @@ class SplunkdStandin:
                 self.end_headers()
                 self.wfile.write(body)
                 self.close_connection = True
-                self._request.status = status
 
             def _handle(self, method: str) -> None:
                 path = urlsplit(self.path).path
@@ -434,12 +434,12 @@ class SplunkdStandin:
                     return
                 rows = standin.matching(search, earliest, latest)
                 cut = standin._take("cut_after")
+                self._request.status = 200
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                self._request.status = 200
                 self.close_connection = True
                 if search.non_streaming and rows:
                     preview = rows[: max(1, len(rows) // 2)]
