@@ -18,6 +18,7 @@ Conventions (shared by every Windows form, documented in docs/windows-and-rules.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain, repeat
 
 import polars as pl
 
@@ -99,21 +100,40 @@ _EMPTY = ("", "-", "NULL", "null", "N/A")
 
 
 def records_frame(records: Sequence[WinRecord]) -> pl.DataFrame:
-    """Columnar raw frame (:data:`RAW_SCHEMA`) from parsed records."""
-    cols: dict[str, list] = {
-        "event_id": [r.event_id for r in records],
-        "system_time": [r.system_time for r in records],
-        "record_id": [r.record_id for r in records],
-        "channel": [r.channel for r in records],
-        "computer": [r.computer for r in records],
-        "provider": [r.provider for r in records],
-        "source": [r.source for r in records],
-        "record": [r.record for r in records],
-    }
+    """Columnar raw frame (:data:`RAW_SCHEMA`) from parsed records.
+
+    The EventData dicts are flattened into one long (row, name, value) frame
+    with C-level iteration and pivoted by Polars, which is several times
+    faster than one Python comprehension per field.
+    """
+    system = pl.DataFrame(
+        {
+            "event_id": [r.event_id for r in records],
+            "system_time": [r.system_time for r in records],
+            "record_id": [r.record_id for r in records],
+            "channel": [r.channel for r in records],
+            "computer": [r.computer for r in records],
+            "provider": [r.provider for r in records],
+            "source": [r.source for r in records],
+            "record": [r.record for r in records],
+        },
+        schema=SYSTEM_COLUMNS,
+    )
     datas = [r.data for r in records]
-    for name in DATA_FIELDS:
-        cols[name] = [d.get(name) for d in datas]
-    return pl.DataFrame(cols, schema=RAW_SCHEMA)
+    long = pl.DataFrame(
+        {
+            "_row": list(chain.from_iterable(repeat(i, len(d)) for i, d in enumerate(datas))),
+            "name": list(chain.from_iterable(datas)),
+            "value": list(chain.from_iterable(d.values() for d in datas)),
+        },
+        schema={"_row": pl.Int64(), "name": pl.String(), "value": pl.String()},
+    ).filter(pl.col("name").is_in(DATA_FIELDS))
+    wide = system.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    if long.height:
+        pivot = long.pivot(on="name", index="_row", values="value", aggregate_function="first")
+        wide = wide.join(pivot, on="_row", how="left", maintain_order="left")
+    missing = [pl.lit(None, dtype=pl.String).alias(f) for f in DATA_FIELDS if f not in wide.columns]
+    return wide.with_columns(missing).select(RAW_SCHEMA.names())
 
 
 # -- value normalisers (expressions) ----------------------------------------------------

@@ -132,11 +132,12 @@ def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
             if len(pairs) != n_data:
                 return None
             data = dict(pairs)
-            for k, v in data.items():
-                if "&" in v:
-                    if _BAD_AMP.search(v):
-                        return None
-                    data[k] = _unescape(v)
+            if "&" in body:
+                if _BAD_AMP.search(body):
+                    return None
+                for k, v in data.items():
+                    if "&" in v:
+                        data[k] = _unescape(v)
         elif "<UserData" in body:
             return None
     computer = sys_text["Computer"]
@@ -258,43 +259,67 @@ class XmlLine(NamedTuple):
     line: int
 
 
-def iter_xml_events(lines: Iterable[str], *, source: str = "") -> Iterator[XmlLine]:
-    """Split a stream of XmlWinEventLog text into events and parse each.
+class XmlText(NamedTuple):
+    """One event's text (or the error that ended it) and the line it starts on."""
+
+    text: str | None
+    error: XmlEventError | None
+    line: int
+
+
+def iter_xml_texts(lines: Iterable[str], *, source: str = "") -> Iterator[XmlText]:
+    """Split a stream of XmlWinEventLog text into the texts of single events.
 
     Events are normally one per line; an event whose values contain raw
     newlines spans several lines and is joined up to its ``</Event>``. Lines
-    outside any event are ignored. A bad event yields its error and the
-    stream goes on. A record's provenance ``record`` is the line it starts on
-    (EventRecordIDs repeat across hosts in a multi-host export).
-
-    Args:
-        lines: text lines (with or without line ends).
-        source: provenance for the records (the file name).
+    outside any event are ignored; an event that never closes yields an error.
     """
     buf: list[str] = []
     start = 0
     for n, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
-        begins = line.lstrip().startswith(("<Event", "<?xml", "<!DOCTYPE"))
-        if buf and begins and buf[0].lstrip().startswith("<Event"):
-            err = XmlEventError(f"{source}:{start}: truncated event (next event began)")
-            yield XmlLine(None, err, start)
-            buf = []
         if not buf:
             stripped = line.lstrip()
             if not stripped.startswith(("<Event", "<?xml", "<!")):
                 continue
+            if stripped.startswith("<Event") and line.endswith("</Event>"):
+                yield XmlText(line, None, n)  # the common case: one event, one line
+                continue
+            start = n
+        elif line.lstrip().startswith(("<Event", "<?xml", "<!DOCTYPE")) and buf[
+            0
+        ].lstrip().startswith("<Event"):
+            err = XmlEventError(f"{source}:{start}: truncated event (next event began)")
+            yield XmlText(None, err, start)
+            buf = []
             start = n
         buf.append(line)
         if line.rstrip().endswith("</Event>"):
-            text = "\n".join(buf)
+            yield XmlText("\n".join(buf), None, start)
             buf = []
-            try:
-                yield XmlLine(parse_xml_record(text, source=source, record=start), None, start)
-            except XmlEventError as exc:
-                yield XmlLine(None, exc, start)
         elif len(buf) > 10_000:
             buf = []
-            yield XmlLine(None, XmlEventError(f"{source}:{start}: event never closed"), start)
+            yield XmlText(None, XmlEventError(f"{source}:{start}: event never closed"), start)
     if buf:
-        yield XmlLine(None, XmlEventError(f"{source}:{start}: truncated event at end"), start)
+        yield XmlText(None, XmlEventError(f"{source}:{start}: truncated event at end"), start)
+
+
+def iter_xml_events(lines: Iterable[str], *, source: str = "") -> Iterator[XmlLine]:
+    """Split a stream of XmlWinEventLog text into events and parse each.
+
+    See :func:`iter_xml_texts` for the splitting. A bad event yields its error
+    and the stream goes on. A record's provenance ``record`` is the line it
+    starts on (EventRecordIDs repeat across hosts in a multi-host export).
+
+    Args:
+        lines: text lines (with or without line ends).
+        source: provenance for the records (the file name).
+    """
+    for text, error, start in iter_xml_texts(lines, source=source):
+        if text is None:
+            yield XmlLine(None, error, start)
+            continue
+        try:
+            yield XmlLine(parse_xml_record(text, source=source, record=start), None, start)
+        except XmlEventError as exc:
+            yield XmlLine(None, exc, start)

@@ -155,6 +155,18 @@ def _skip_counts(raw: pl.DataFrame) -> Counter[str]:
     return Counter({"unsupported event id": flagged.height} if flagged.height else {})
 
 
+def read_raw(path: str | Path, fmt: str | None = None) -> tuple[pl.DataFrame, list[XmlEventError]]:
+    """Raw frame (``ingest.win_map.RAW_SCHEMA``) of one file, and its bad events' errors."""
+    records: list[WinRecord] = []
+    errors: list[XmlEventError] = []
+    for rec, err, _pos in iter_records(path, fmt):
+        if rec is not None:
+            records.append(rec)
+        else:
+            errors.append(err)
+    return records_frame(records), errors
+
+
 def read_windows(paths: Iterable[str | Path], *, max_errors: int = 20) -> WindowsData:
     """Read Windows logs (files or folders, any mix of the three formats).
 
@@ -164,31 +176,29 @@ def read_windows(paths: Iterable[str | Path], *, max_errors: int = 20) -> Window
     Raises:
         FileNotFoundError: a path does not exist.
     """
-    records: list[WinRecord] = []
+    frames: list[pl.DataFrame] = []
     skipped: Counter[str] = Counter()
     errors: list[str] = []
     for path in expand_paths(paths):
         try:
-            fmt = detect_format(path)
-            for rec, err, _pos in iter_records(path, fmt):
-                if rec is not None:
-                    records.append(rec)
-                else:
-                    skipped[err.reason] += 1
-                    if len(errors) < max_errors:
-                        errors.append(str(err))
+            raw, errs = read_raw(path)
         except (WindowsFormatError, XmlEventError) as exc:
             skipped["unreadable file"] += 1
-            if len(errors) < max_errors:
-                errors.append(str(exc))
-    raw = records_frame(records)
+            errs, raw = [exc], None
+        else:
+            frames.append(raw)
+            for err in errs:
+                skipped[err.reason] += 1
+        errors.extend(str(e) for e in errs[: max(0, max_errors - len(errors))])
+    raw = pl.concat(frames) if frames else records_frame([])
     hosts = host_map(raw)
     skipped.update(_skip_counts(raw))
-    by_id = Counter(r.event_id for r in records)
+    counts = raw["event_id"].value_counts()
+    by_id = dict(zip(counts["event_id"].to_list(), counts["count"].to_list(), strict=True))
     return WindowsData(
         auth=to_auth(raw, hosts),
         process=to_process(raw, hosts),
-        events=len(records),
+        events=raw.height,
         skipped=dict(sorted(skipped.items())),
         by_event_id=dict(sorted(by_id.items())),
         errors=errors,
