@@ -52,7 +52,7 @@ AUTH_FIELDS: tuple[str, ...] = (
 )
 _RAW_SCHEMA = {c: pl.String for c in (*AUTH_FIELDS, "_extra")} | {"time": pl.Int64}
 _STRING_FIELDS = AUTH_FIELDS[1:8]
-DEFAULT_CHUNK_BYTES = 128 * 1024 * 1024
+DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES = 5
 MAX_EXAMPLE_CHARS = 200
 

@@ -222,3 +222,14 @@ def test_store_edges_filters_and_iter_windows(tmp_path) -> None:
 def test_store_rejects_missing_dir(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"meta\.json"):
         GraphStore(tmp_path)
+
+
+def test_writer_rejects_frames_missing_columns(tmp_path) -> None:
+    from ingest.schema import SchemaError
+
+    with pytest.raises(SchemaError, match="src_host"), DatasetWriter(tmp_path / "d") as w:
+        w.add(pl.DataFrame({"time": [1], "src_user": ["u"]}))
+    with DatasetWriter(tmp_path / "e", window_seconds=60) as w:
+        w.add(make_events(0))
+    assert GraphStore(tmp_path / "e").meta["events"] == 0
+    assert GraphStore(tmp_path / "e").windows == []
