@@ -215,6 +215,7 @@ def build_campaigns(
         u0 = int(rng.choice(users if len(users) else regular))
         camp = Campaign(k, int(topo.human_home[u0]), u0, start, cfg.stealth)
         owned, cur, cred, t = {camp.foothold_host}, camp.foothold_host, u0, start
+        favourite = int(rng.choice(len(TECHNIQUES), p=[0.55, 0.45]))
         for i in range(int(rng.integers(3, 7))):
             nt = t + 120 + int(rng.exponential(1.5 * HOUR * (1 + 8 * cfg.stealth)))
             if rng.random() < cfg.stealth:
@@ -236,7 +237,8 @@ def build_campaigns(
                 auth = A_NTLM if rng.random() < topo.host_ntlm[dst] else A_KRB
             else:
                 auth = int(rng.choice([A_NTLM, A_KRB, A_NEG], p=[0.75, 0.2, 0.05]))
-            tech = str(rng.choice(TECHNIQUES, p=[0.55, 0.45]))
+            # Operators mostly stick to one tool per campaign.
+            tech = TECHNIQUES[favourite if rng.random() < 0.8 else 1 - favourite]
             camp.hops.append(Hop(t, src, dst, cred, tech, auth, stealthy, known_edge, known_user))
             owned.add(dst)
             cur = dst
