@@ -7,6 +7,8 @@ from itertools import pairwise
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ingest.schema import AUTH_SCHEMA, validate
@@ -223,3 +225,34 @@ def test_cli_writes_lanl_and_reports_json(tmp_path):
     assert summary["redteam"] == len((tmp_path / "redteam.txt").read_text().splitlines())
     bad = runner.invoke(build_app(), [*args, "--stealth", "2"])
     assert bad.exit_code != 0 and "stealth" in bad.output
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    days=st.integers(1, 4),
+    hosts=st.integers(20, 60),
+    users=st.integers(5, 70),
+    campaigns=st.integers(0, 3),
+    stealth=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_invariants_hold_for_any_setting(days, hosts, users, campaigns, stealth, seed):
+    cfg = SimConfig(
+        days=days, hosts=hosts, users=users, campaigns=campaigns, stealth=stealth, seed=seed
+    )
+    res = simulate(cfg)
+    ev = res.events
+    assert ev["time"].is_sorted() and ev["time"].min() >= 0 and ev["time"].max() < cfg.span
+    assert validate(ev).bad_rows == 0
+    assert ev["src_host"].n_unique() <= hosts
+    red = res.redteam.rename({"user": "src_user"})
+    hit = red.join(
+        ev.filter(pl.col("orientation") == "LogOn"),
+        on=["time", "src_user", "src_host", "dst_host"],
+        how="semi",
+    )
+    assert hit.height == red.height == sum(len(c.hops) for c in res.campaigns)
+    for c in res.campaigns:
+        assert c.start >= int(cfg.attack_start * cfg.span)
+        assert all(a.time < b.time for a, b in pairwise(c.hops))
+        assert all(h.src != h.dst for h in c.hops)
