@@ -26,7 +26,9 @@ Events live in memory (``_time``, ``_raw``, ``host``, ``source``, ``sourcetype``
 Fault injection (attributes of :class:`Faults`): ``unavailable`` answers the
 next K requests with 503; ``cut_after`` (a list) makes the next exports stop
 after N final rows and drop the connection without the closing chunk;
-``drop_before_headers`` closes the next K connections without an answer.
+``drop_before_headers`` closes the next K connections without an answer;
+``stall_after`` (a list) makes the next exports send N rows, set
+``faults.stalled`` and hang until ``faults.release`` is set.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class Faults:
     unavailable: int = 0
     cut_after: list[int] = field(default_factory=list)
     drop_before_headers: int = 0
+    stall_after: list[int] = field(default_factory=list)
+    stalled: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -236,6 +241,7 @@ class SplunkdStandin:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.faults.release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -452,7 +458,13 @@ class SplunkdStandin:
                         standin.previews_sent += 1
                 if not rows:
                     self._chunk({"preview": False, "lastrow": True})
+                stall = standin._take("stall_after")
                 for i, (position, event) in enumerate(rows):
+                    if stall is not None and i == stall:
+                        self.wfile.flush()
+                        standin.faults.stalled.set()
+                        standin.faults.release.wait(30)
+                        return
                     if cut is not None and i == cut:
                         # Half a row, then the connection drops: no closing chunk.
                         self._raw_chunk(b'{"preview":false,"offset":')

@@ -531,7 +531,7 @@ print(summary.pulled, summary.duplicates)
 
 
 def test_sigkill_mid_pull_then_restart(tmp_path: Path) -> None:
-    """A real ``kill -9`` while the third export window is being read and committed."""
+    """A real ``kill -9`` in the middle of a window, after some of its blocks were committed."""
     import subprocess
     import sys
     import time
@@ -539,15 +539,14 @@ def test_sigkill_mid_pull_then_restart(tmp_path: Path) -> None:
     from tests.conftest import ROOT
 
     with SplunkdStandin(make_events()) as standin:
+        standin.faults.stall_after = [None, None, 15]  # third window (20 rows): 15, then hang
         args = [sys.executable, "-c", CHILD, str(standin.port), str(tmp_path), str(T0)]
         child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(standin.exports()) < 3 and child.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        time.sleep(0.05)
+        assert standin.faults.stalled.wait(90), "the child never reached the third window"
+        time.sleep(0.5)  # let it commit the blocks it has
         child.kill()
         child.wait()
+        standin.faults.release.set()
         assert child.returncode != 0  # killed before it finished
         rerun = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
