@@ -91,10 +91,12 @@ TEXTS: dict[str, Callable[[Row, float], str]] = {
     "weekday": lambda r, v: f"day {int(v)} of the week",
     "pair_seen": _pair_seen,
     "pair_windows": lambda r, v: f"pair seen in {_n(v)} earlier windows",
-    "pair_events": lambda r, v: f"{_n(v)} earlier events on this pair",
+    "pair_events": lambda r, v: (
+        "no earlier events on this pair" if v == 0 else f"{_n(v)} earlier events on this pair"
+    ),
     "windows_since_pair": _since,
     "src_out_degree": lambda r, v: (
-        f"{_n(v)} destinations from the source this window vs {_usual(r['src_out_degree_usual'])}"
+        f"{_n(v)} destination(s) from the source this window vs {_usual(r['src_out_degree_usual'])}"
     ),
     "src_out_degree_usual": lambda r, v: (
         f"source usually reaches {_n(v)} destinations per window (now {_n(r['src_out_degree'])})"
@@ -112,12 +114,13 @@ TEXTS: dict[str, Callable[[Row, float], str]] = {
     "src_hist_windows": _hist_windows("source"),
     "src_server_role": _role("source"),
     "dst_in_degree": lambda r, v: (
-        f"{_n(v)} sources reached the destination this window vs {_usual(r['dst_in_degree_usual'])}"
+        f"{_n(v)} source(s) reached the destination this window "
+        f"vs {_usual(r['dst_in_degree_usual'])}"
     ),
     "dst_in_degree_usual": lambda r, v: (
         f"destination usually reached by {_n(v)} sources per window (now {_n(r['dst_in_degree'])})"
     ),
-    "dst_new_srcs": lambda r, v: f"{_n(v)} new sources reached the destination this window",
+    "dst_new_srcs": lambda r, v: f"{_n(v)} new source(s) reached the destination this window",
     "dst_hist_srcs": lambda r, v: (
         "destination never reached before"
         if v == 0

@@ -31,10 +31,10 @@ import polars as pl
 from models.base import Contribution, Explanation, ModelMismatch
 from models.feature_contrib import ShapResult, dmatrix, tree_shap
 from models.feature_history import History
-from models.feature_sampling import corrupt_window
 from models.feature_text import describe
+from models.feature_training import subsample, training_rows
 from models.feature_walk import FeatureWalker, store_fingerprint
-from models.features import FEATURES, KEYS, edge_features, empty_features, feature_matrix
+from models.features import FEATURES, KEYS, empty_features, feature_matrix
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
@@ -76,6 +76,7 @@ class XGBDetector:
         learning_rate: shrinkage.
         neg_frac: share of a window's edges corrupted per negative pass (label-free).
         neg_passes: negative passes per training window (label-free).
+        max_rows: training rows kept (uniform subsample beyond; rare positives all kept).
         val_frac: share of the training windows (the latest) held out for early stopping.
         seed: seed of the negative sampler and of XGBoost.
         nthread: CPU threads (``None``: all).
@@ -91,11 +92,12 @@ class XGBDetector:
         *,
         mode: str = "label-free",
         device: str = "auto",
-        n_estimators: int = 300,
+        n_estimators: int = 200,
         max_depth: int = 6,
-        learning_rate: float = 0.1,
-        neg_frac: float = 0.3,
-        neg_passes: int = 2,
+        learning_rate: float = 0.15,
+        neg_frac: float = 0.5,
+        neg_passes: int = 1,
+        max_rows: int = 100_000,
         val_frac: float = 0.2,
         seed: int = 0,
         nthread: int | None = None,
@@ -113,6 +115,7 @@ class XGBDetector:
             "learning_rate": learning_rate,
             "neg_frac": neg_frac,
             "neg_passes": neg_passes,
+            "max_rows": max_rows,
             "val_frac": val_frac,
             "seed": seed,
         }
@@ -126,37 +129,6 @@ class XGBDetector:
         self.trained_windows: list[int] | None = None
 
     # -- training ------------------------------------------------------------------
-    def _training_rows(self, store: GraphStore, windows: list[int]):
-        """Feature matrix, targets and window of each training row."""
-        rng = np.random.default_rng(self.params["seed"])
-        walker = FeatureWalker(store)
-        xs, ys, ws = [], [], []
-        for step in walker.walk(windows):
-            pos = feature_matrix(step.features)
-            if self.mode == "supervised":
-                xs.append(pos)
-                ys.append(step.edges["label"].cast(pl.Float32).to_numpy())
-                ws.append(np.full(len(pos), step.window))
-                continue
-            xs.append(pos)
-            ys.append(np.ones(len(pos), np.float32))
-            ws.append(np.full(len(pos), step.window))
-            for _ in range(self.params["neg_passes"]):
-                edges_c, events_c, fake = corrupt_window(
-                    step.events, step.history, store.window_seconds, rng, self.params["neg_frac"]
-                )
-                if fake.is_empty():
-                    continue
-                feats, _ = edge_features(step.history, edges_c, events_c)
-                neg = feature_matrix(feats.join(fake, on=["src_host", "dst_host"], how="semi"))
-                xs.append(neg)
-                ys.append(np.zeros(len(neg), np.float32))
-                ws.append(np.full(len(neg), step.window))
-        self.history = walker.history
-        if not xs:
-            raise ValueError(f"no edges in the training windows of {store.path}")
-        return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
-
     def fit(self, store: GraphStore, windows: Sequence[int]) -> dict[str, Any]:
         """Train on ``windows`` of ``store``; return a report (rows, AUC on held-out windows, s).
 
@@ -171,7 +143,20 @@ class XGBDetector:
             raise ValueError("fit needs at least one training window")
         self.window_seconds = store.window_seconds
         t0 = time.perf_counter()
-        x, y, w = self._training_rows(store, windows)
+        rows = training_rows(
+            store,
+            windows,
+            supervised=self.mode == "supervised",
+            neg_frac=self.params["neg_frac"],
+            neg_passes=self.params["neg_passes"],
+            seed=self.params["seed"],
+        )
+        self.history = rows.history
+        n_rows = len(rows.y)
+        if self.log:
+            self.log(f"xgb: {n_rows} training rows from {len(windows)} windows")
+        rows = subsample(rows, self.params["max_rows"], self.params["seed"])
+        x, y, w = rows.x, rows.y, rows.window
         self.fingerprint = store_fingerprint(store)
         self.trained_windows = [windows[0], windows[-1]]
         t_feat = time.perf_counter() - t0
@@ -195,6 +180,7 @@ class XGBDetector:
             "subsample": 0.8,
             "colsample_bytree": 0.8,
             "min_child_weight": 2,
+            "max_bin": 128,
             "seed": self.params["seed"],
         }
         if self.nthread:
@@ -203,7 +189,7 @@ class XGBDetector:
         evals, stop = [], None
         if va.any():
             dval = dmatrix(x[va], y[va])
-            evals, stop = [(dval, "val")], 30
+            evals, stop = [(dval, "val")], 20
         t1 = time.perf_counter()
         booster = xgb.train(
             params,
@@ -216,6 +202,8 @@ class XGBDetector:
         if stop is not None:
             booster = booster[: booster.best_iteration + 1]
         t_train = time.perf_counter() - t1
+        if self.log:
+            self.log(f"xgb: {booster.num_boosted_rounds()} rounds on {device} in {t_train:.1f}s")
         self.booster = booster
         val_auc = None
         if va.any() and 0 < y[va].sum() < va.sum():
@@ -226,6 +214,7 @@ class XGBDetector:
             "device": device,
             "windows": len(windows),
             "rows": len(y),
+            "rows_before_subsample": n_rows,
             "positives": int(y.sum()),
             "negatives": int(len(y) - y.sum()),
             "rounds": int(booster.num_boosted_rounds()),
