@@ -50,7 +50,13 @@ _WMI_CMDS = (
 )
 _CMD = r"C:\Windows\System32\cmd.exe"
 _WMIPRVSE = r"C:\Windows\System32\wbem\WmiPrvSE.exe"
-_PSEXESVC = r"C:\Windows\PSEXESVC.exe"
+_WMIPRVSE_CMD = r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding"
+_POWERSHELL = r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"
+_ADMIN_WMI = (
+    (_POWERSHELL, "powershell.exe -NoProfile -NonInteractive -Command Get-Service"),
+    (_POWERSHELL, "powershell.exe -NoProfile -Command Get-HotFix"),
+    (_CMD, r'cmd.exe /c "C:\Program Files\Monitoring\collect.cmd" --quick'),
+)
 
 
 def _hop_rows(result: SimResult) -> list[dict]:
@@ -82,14 +88,17 @@ def _hop_rows(result: SimResult) -> list[dict]:
 
 
 def _benign_lookalikes(result: SimResult, rng: np.random.Generator) -> list[dict]:
-    """Deployment-agent installs and admins' PsExec use (benign ADMIN$ writes + services)."""
+    """Benign look-alikes of the tradecraft: deployment-agent installs (ADMIN$ write +
+    service) on workstations, admins' PsExec (8% of their network logons to servers)
+    and admins' remote WMI/PowerShell (5%, a process under WmiPrvSE.exe)."""
     c, topo = result.codes, result.topology
     net = (c.ori == O_LOGON) & (c.lt == L_NET) & c.ok
     dep = np.flatnonzero(net & (c.su == topo.deploy_account))
     adm = np.flatnonzero(net & np.isin(c.su, topo.admins) & (topo.host_role[c.dh] == ROLE_SERVER))
-    adm = adm[rng.random(len(adm)) < 0.08]
+    draw = rng.random(len(adm))
+    kinds = (("deploy", dep), ("admin_psexec", adm[draw < 0.08]), ("admin_wmi", adm[draw > 0.95]))
     rows = []
-    for kind, idx in (("deploy", dep), ("admin_psexec", adm)):
+    for kind, idx in kinds:
         for i in idx:
             rows.append(
                 {
@@ -131,7 +140,8 @@ def tradecraft(result: SimResult, wn: WinNames, rng: np.random.Generator) -> pl.
                     | {
                         "t": t + 4 + 7 * k,
                         "cmd": f"cmd.exe /c {cmd}",
-                        "parent": f"%SystemRoot%\\{name}.exe",
+                        "image": _CMD,
+                        "parent": f"C:\\Windows\\{name}.exe",
                         "parent_cmd": f"C:\\Windows\\{name}.exe",
                     }
                 )
@@ -144,10 +154,23 @@ def tradecraft(result: SimResult, wn: WinNames, rng: np.random.Generator) -> pl.
                     | {
                         "t": tk,
                         "cmd": f"cmd.exe /Q /c {cmd} 1> {out} 2>&1",
+                        "image": _CMD,
                         "parent": _WMIPRVSE,
-                        "parent_cmd": r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding",
+                        "parent_cmd": _WMIPRVSE_CMD,
                     }
                 )
+        elif r["technique"] == "admin_wmi":
+            image, cmd = _ADMIN_WMI[int(rng.integers(len(_ADMIN_WMI)))]
+            proc.append(
+                base
+                | {
+                    "t": t + 2,
+                    "cmd": cmd,
+                    "image": image,
+                    "parent": _WMIPRVSE,
+                    "parent_cmd": _WMIPRVSE_CMD,
+                }
+            )
         else:  # deployment agent
             share.append(base | {"t": t + 1, "rel": r"Temp\DeployAgent\agent-setup.exe"})
             service.append(
@@ -243,7 +266,7 @@ def _process_events(rows: list[dict], wn: WinNames, rng: np.random.Generator) ->
             ]
         ),
         ProcessId=pl.Series(rng.integers(1000, 9000, n)).cast(pl.String),
-        Image=pl.lit(_CMD),
+        Image=pl.Series([r["image"] for r in rows]),
         FileVersion=pl.lit("10.0.17763.1 (WinBuild.160101.0800)"),
         Description=pl.lit("Windows Command Processor"),
         Product=pl.lit("Microsoft&#174; Windows&#174; Operating System"),

@@ -112,6 +112,10 @@ def test_campaign_tradecraft(sim, out, parsed):
                     r"1> \\\\127\.0\.0\.1\\ADMIN\$\\__\d+\.\d+ 2>&1$", e["data"]["CommandLine"]
                 )
                 assert e["data"]["User"] == "ATTACKRANGE\\" + h["user"].split("@")[0]
+    # Only hops leave the wmiexec output-file pattern; benign WMI use does not.
+    hop_hosts = {f"{h['dst_host']}.attackrange.local" for h in hops if h["technique"] == "wmiexec"}
+    impacket = [e for e in procs if "\\127.0.0.1\\ADMIN$\\__" in e["data"]["CommandLine"]]
+    assert impacket and {e["computer"] for e in impacket} <= hop_hosts
     # The raw text is escaped.
     assert "2&gt;&amp;1" in (out / "sysmon.xml").read_text()
 
