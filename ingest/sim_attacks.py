@@ -203,7 +203,8 @@ def _harvest(
 def build_campaigns(
     cfg: SimConfig, topo: Topology, benign: list[EventBatch], rng: np.random.Generator
 ) -> tuple[list[Campaign], list[EventBatch]]:
-    """Draw ``cfg.campaigns`` campaigns on top of ``benign``; return them and their events."""
+    """Draw ``cfg.campaigns`` campaigns on top of ``benign``; return them (numbered in
+    order of start) and their events."""
     hist = _History(benign)
     regular = np.flatnonzero(~topo.human_admin)
     campaigns: list[Campaign] = []
@@ -245,6 +246,9 @@ def build_campaigns(
             cred = _harvest(hist, topo, rng, dst, t) or cred
         campaigns.append(camp)
         events += _hop_events(topo, camp, rng)
+    campaigns.sort(key=lambda c: c.start)
+    for i, camp in enumerate(campaigns):
+        camp.id = i
     return campaigns, events
 
 
