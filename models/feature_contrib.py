@@ -1,6 +1,7 @@
-"""Exact TreeSHAP through XGBoost's ``pred_contribs`` (GPU TreeSHAP when the booster is on CUDA).
+"""XGBoost plumbing of the detector: device choice, DMatrix, exact TreeSHAP.
 
-Contributions are returned in the *anomaly* direction when asked: the
+TreeSHAP goes through XGBoost's ``pred_contribs`` (GPU TreeSHAP when the booster
+is on CUDA). Contributions are returned in the *anomaly* direction when asked: the
 label-free model predicts p(edge), and anomaly = 1 - p(edge), so its log-odds
 contributions are negated to read "pushes towards anomalous".
 """
@@ -45,6 +46,24 @@ class ShapResult:
     def negated(self) -> ShapResult:
         """The same decomposition of the negated margin (p(edge) -> anomaly)."""
         return ShapResult(-self.values, -self.bias, -self.margin)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"cuda"`` when asked or when ``"auto"`` finds a GPU xgboost can use, else ``"cpu"``."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device != "auto":
+        return device
+    import xgboost as xgb
+
+    if not xgb.build_info().get("USE_CUDA"):
+        return "cpu"
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
 
 
 def dmatrix(x: np.ndarray, label: np.ndarray | None = None):

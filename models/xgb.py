@@ -21,6 +21,7 @@ import json
 import tempfile
 import time
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from models.base import Contribution, Explanation, ModelMismatch
-from models.feature_contrib import ShapResult, dmatrix, tree_shap
+from models.feature_contrib import ShapResult, dmatrix, resolve_device, tree_shap
 from models.feature_history import History
 from models.feature_text import describe
 from models.feature_training import subsample, training_rows
@@ -40,25 +41,9 @@ if TYPE_CHECKING:
     from ingest.graphs import GraphStore
 
 FORMAT_VERSION = 1
+#: Feature frames of this many recent windows are kept in memory (for explanations).
+CACHE_WINDOWS = 96
 MODES = ("label-free", "supervised")
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``"cuda"`` when asked or when ``"auto"`` finds a GPU xgboost can use, else ``"cpu"``."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device != "auto":
-        return device
-    import xgboost as xgb
-
-    if not xgb.build_info().get("USE_CUDA"):
-        return "cpu"
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -127,6 +112,7 @@ class XGBDetector:
         self.fingerprint: str | None = None
         self.report: dict[str, Any] = {}
         self.trained_windows: list[int] | None = None
+        self._cache: OrderedDict[tuple[str | None, int], pl.DataFrame] = OrderedDict()
 
     # -- training ------------------------------------------------------------------
     def fit(self, store: GraphStore, windows: Sequence[int]) -> dict[str, Any]:
@@ -237,24 +223,34 @@ class XGBDetector:
     def features(self, store: GraphStore, windows: Sequence[int]) -> pl.DataFrame:
         """Feature frame (keys + :data:`FEATURES`) of every edge of ``windows``.
 
-        Continues the saved history when ``store`` is the directory it came from and
-        every window is newer; replays the directory from its start otherwise.
+        Windows featurized recently (by :meth:`score`, say) come from a small cache, so
+        explaining a just-scored alert costs no feature work. Otherwise the saved
+        history is continued when ``store`` is the directory it came from and every
+        window is newer, and the directory is replayed from its start when not.
         """
         wanted = sorted({int(w) for w in windows})
-        if not wanted:
-            return empty_features()
-        fp = store_fingerprint(store)
-        h = self.history
-        resume = h is not None and fp == self.fingerprint
-        resume = resume and (h.last_window is None or wanted[0] > h.last_window)
-        walker = FeatureWalker(store, h if resume else None)
-        frames = [step.features for step in walker.walk(wanted)]
-        old_last = h.last_window if (h is not None and h.last_window is not None) else -1
-        if fp != self.fingerprint or (walker.history.last_window or -1) >= old_last:
-            self.history, self.fingerprint = walker.history, fp
-        if not frames:
-            return empty_features()
-        return pl.concat(frames)
+        fp = store_fingerprint(store) if wanted else None
+        got = {w: self._cache[(fp, w)] for w in wanted if (fp, w) in self._cache}
+        todo = [w for w in wanted if w not in got]
+        if todo:
+            h = self.history
+            last = -1 if h is None or h.last_window is None else h.last_window
+            resume = h is not None and fp == self.fingerprint and todo[0] > last
+            walker = FeatureWalker(store, h if resume else None)
+            for step in walker.walk(todo):
+                got[step.window] = step.features
+                self._remember((fp, step.window), step.features)
+            new_last = walker.history.last_window
+            if fp != self.fingerprint or (new_last is not None and new_last >= last):
+                self.history, self.fingerprint = walker.history, fp
+        frames = [got[w] for w in wanted if w in got]
+        return pl.concat(frames) if frames else empty_features()
+
+    def _remember(self, key: tuple[str | None, int], frame: pl.DataFrame) -> None:
+        self._cache[key] = frame
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_WINDOWS:
+            self._cache.popitem(last=False)
 
     def _anomaly_margin(self, x: np.ndarray) -> np.ndarray:
         margin = self.booster.predict(dmatrix(x), output_margin=True)

@@ -206,3 +206,14 @@ def test_explain_command(trained, store, tmp_path):
     assert res.exit_code == 1
     res = runner.invoke(app, [*args, "--device", "cpu"])
     assert res.exit_code == 0 and "score" in res.output and "+" in res.output
+
+
+@pytest.mark.gpu
+def test_cuda_training_and_gpu_treeshap(store):
+    det = XGBDetector(device="cuda", n_estimators=30, seed=1)
+    assert det.fit(store, TRAIN)["device"] == "cuda"
+    x = feature_matrix(det.features(store, [ATTACK_WINDOW]))
+    gpu = det.shap_values(x)  # GPU TreeSHAP, additivity checked inside
+    det.booster.set_param({"device": "cpu"})
+    cpu = det.shap_values(x)
+    np.testing.assert_allclose(gpu.values, cpu.values, atol=1e-4)
