@@ -34,6 +34,14 @@ _EVENT_ID = re.compile(r"<EventID(?:\s[^>]*)?>\s*(\d+)\s*</EventID>")
 _SYS_TEXT = re.compile(r"<(EventRecordID|Channel|Computer)>([^<]*)</\1>")
 _TIME = re.compile(r"<TimeCreated\s+SystemTime=[\"']([^\"'<]*)[\"']")
 _PROVIDER = re.compile(r"<Provider\s+Name=[\"']([^\"'<]*)[\"']")
+_SYSTEM_ORDERED = re.compile(
+    r"<System>\s*<Provider\s+Name=[\"']([^\"'<]*)[\"'][^>]*>.*?"
+    r"<EventID(?:\s[^>]*)?>\s*(\d+)\s*</EventID>.*?"
+    r"<TimeCreated\s+SystemTime=[\"']([^\"'<]*)[\"'][^>]*>.*?"
+    r"<EventRecordID>([^<]*)</EventRecordID>.*?"
+    r"<Channel>([^<]*)</Channel>\s*<Computer>([^<]*)</Computer>",
+    re.S,
+)
 _DATA_DQ = re.compile(r'<Data Name="([^"<]*)"(?:\s*/>|>([^<]*)</Data>)')
 _DATA_SQ = re.compile(r"<Data Name='([^'<]*)'(?:\s*/>|>([^<]*)</Data>)")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
@@ -102,6 +110,31 @@ def check_safe(text: str, where: str = "event") -> None:
         )
 
 
+def _system(system: str) -> tuple[str, str, str, str, str, str] | None:
+    """(event id, time, record id, channel, computer, provider) of a System block."""
+    # One regex pass for the order Windows writes; bounded length keeps the
+    # lazy gaps from backtracking badly on hostile input.
+    m = _SYSTEM_ORDERED.search(system) if len(system) < 4096 else None
+    if m is not None:
+        provider, eid, time, rid, channel, computer = m.groups()
+        return eid, time, rid, channel, computer, provider
+    e, t = _EVENT_ID.search(system), _TIME.search(system)
+    if e is None or t is None:
+        return None
+    fields = dict(_SYS_TEXT.findall(system))
+    if "Computer" not in fields:
+        return None
+    p = _PROVIDER.search(system)
+    return (
+        e.group(1),
+        t.group(1),
+        fields.get("EventRecordID", ""),
+        fields.get("Channel", ""),
+        fields["Computer"],
+        p.group(1) if p else "",
+    )
+
+
 def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
     """Lexical scan of the common shape; ``None`` when the text needs the full parser."""
     if "<!" in text or "<?" in text or not text.endswith("</Event>"):
@@ -111,17 +144,11 @@ def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
     end_sys = text.find("</System>")
     if end_sys < 0:
         return None
-    system = text[:end_sys]
-    m = _EVENT_ID.search(system)
-    t = _TIME.search(system)
-    if m is None or t is None:
+    sys_fields = _system(text[:end_sys])
+    if sys_fields is None:
         return None
-    sys_text = dict(_SYS_TEXT.findall(system))
-    if "Computer" not in sys_text:
-        return None
-    p = _PROVIDER.search(system)
-    event_id = int(m.group(1))
-    rid = sys_text.get("EventRecordID", "").strip()
+    eid, time, rid, channel, computer, provider = sys_fields
+    event_id = int(eid)
     data: dict[str, str | None] = {}
     if event_id in SUPPORTED_EVENTS:
         body = text[end_sys:]
@@ -140,17 +167,18 @@ def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
                         data[k] = _unescape(v)
         elif "<UserData" in body:
             return None
-    computer = sys_text["Computer"]
+    rid = rid.strip()
+    record_id = int(rid) if rid.isdigit() else None
     return WinRecord(
         event_id=event_id,
-        system_time=t.group(1),
-        record_id=int(rid) if rid.isdigit() else None,
-        channel=_unescape(sys_text.get("Channel", "")) or "",
+        system_time=time,
+        record_id=record_id,
+        channel=_unescape(channel) or "",
         computer=_unescape(computer) or "",
-        provider=_unescape(p.group(1)) if p else "",
+        provider=_unescape(provider) or "",
         data=data,
         source=source,
-        record=record if record is not None else (int(rid) if rid.isdigit() else None),
+        record=record if record is not None else record_id,
     )
 
 

@@ -112,6 +112,15 @@ def test_python_evtx_style_with_entities_and_newlines() -> None:
     assert rec.record == 563265
 
 
+def test_system_fields_in_another_order_still_parse() -> None:
+    line = render_xml(LOGON)
+    computer = "<Computer>ws1.corp.local</Computer>"
+    moved = line.replace(computer, "").replace("<System>", "<System>" + computer)
+    assert moved != line
+    assert parse_xml_record(moved, source="t.xml") == parse_xml_record(line, source="t.xml")
+    assert parse_xml_record(moved, source="t.xml") == _full(moved, "t.xml", None)
+
+
 def test_unknown_entity_goes_to_lxml_and_is_rejected() -> None:
     bad = render_xml(LOGON).replace("Alice", "Al&nbsp;ice")
     with pytest.raises(XmlEventError, match="malformed"):
