@@ -18,13 +18,8 @@ incomplete are retried with capped exponential backoff and full jitter, then
 
 from __future__ import annotations
 
-import http.client
-import io
-import json
 import logging
 import random
-import re
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +30,19 @@ from typing import Any
 import polars as pl
 
 from ingest.splunk_checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ingest.splunk_client import (
+    SplunkAuthError,
+    SplunkError,
+    SplunkQueryError,
+    SplunkTLSError,
+    SplunkUnavailable,
+    StreamCut,
+    classify,
+    connect,
+    describe,
+)
 from ingest.splunk_config import SplunkConfig, SplunkConfigError
+from ingest.splunk_export import iter_export_blocks
 from ingest.splunk_results import (
     Converter,
     ResultError,
@@ -58,135 +65,10 @@ __all__ = [
     "SplunkUnavailable",
     "StreamCut",
     "connect",
+    "iter_export_blocks",
 ]
 
 log = logging.getLogger(__name__)
-
-_MAX_TEXT = 300
-#: ERROR messages that mean the results of this export are incomplete (retried);
-#: other ERROR messages (a failing automatic lookup, say) are logged and ignored.
-_INCOMPLETE = re.compile(
-    r"incomplete|did not exit cleanly|ended prematurely|unable to distribute|"
-    r"unreachable|timed? ?out|connection (?:refused|reset|failed)|down",
-    re.IGNORECASE,
-)
-
-
-class SplunkError(RuntimeError):
-    """Base class of the Splunk worker's errors."""
-
-
-class SplunkAuthError(SplunkError):
-    """splunkd refused the credentials (HTTP 401). Not retried."""
-
-
-class SplunkQueryError(SplunkError):
-    """splunkd refused the search (HTTP 400/404 or a FATAL message). Not retried."""
-
-
-class SplunkUnavailable(SplunkError):
-    """splunkd kept failing (connection errors, 5xx, cut streams) after every retry."""
-
-
-class SplunkTLSError(SplunkError):
-    """splunkd's TLS certificate did not verify (set ``ca_file`` or ``verify``). Not retried."""
-
-
-class StreamCut(SplunkError):
-    """An export stream ended before its final row (retried)."""
-
-
-class _Transient(SplunkError):
-    """A retryable server-side failure (5xx, ERROR message in the stream)."""
-
-
-def _clip(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
-
-
-def _error_text(body: bytes | str) -> str:
-    """The message of a splunkd error body: XML ``<msg>`` or JSON ``messages[].text``."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    from xml.etree.ElementTree import ParseError
-
-    from defusedxml.ElementTree import fromstring
-
-    try:
-        msgs = [m.text or "" for m in fromstring(body).iter("msg")]
-        if msgs:
-            return _clip("; ".join(msgs))
-    except (ParseError, ValueError):
-        pass
-    try:
-        data = json.loads(body)
-        msgs = [m.get("text", "") for m in data.get("messages", []) if isinstance(m, dict)]
-        if msgs:
-            return _clip("; ".join(msgs))
-    except (ValueError, AttributeError):
-        pass
-    return _clip(body)
-
-
-def connect(config: SplunkConfig) -> Any:
-    """Open a ``splunklib.client.Service`` for ``config`` (logs in for user/password).
-
-    Token auth sends ``Authorization: Bearer <token>`` (``Splunk <key>`` when
-    ``config.session_key``); username/password POSTs to ``/services/auth/login``
-    and re-logs in when the session expires.
-    """
-    from splunklib import binding, client
-
-    context = None
-    if config.scheme == "https" and config.verify:
-        cafile = str(config.ca_file) if config.ca_file else None
-        context = ssl.create_default_context(cafile=cafile)
-    handler = binding.handler(timeout=config.timeout, verify=config.verify, context=context)
-    kwargs: dict[str, Any] = {
-        "host": config.host,
-        "port": config.port,
-        "scheme": config.scheme,
-        "verify": config.verify,
-        "handler": handler,
-    }
-    if config.app or config.owner:
-        kwargs.update(app=config.app, owner=config.owner)
-    if config.token and config.session_key:
-        kwargs["token"] = config.token
-    elif config.token:
-        kwargs["splunkToken"] = config.token
-    else:
-        kwargs.update(username=config.username, password=config.password, autologin=True)
-    return client.connect(**kwargs)
-
-
-def classify(exc: BaseException) -> type[SplunkError] | None:
-    """Map an exception to a worker error class; ``None`` for ones we do not handle."""
-    from splunklib.binding import HTTPError
-
-    if isinstance(exc, HTTPError):
-        if exc.status == 401:
-            return SplunkAuthError
-        if exc.status >= 500 or exc.status in (408, 429):
-            return _Transient
-        return SplunkQueryError
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return SplunkTLSError
-    if isinstance(exc, (StreamCut, _Transient)):
-        return _Transient
-    if isinstance(exc, (OSError, http.client.HTTPException, json.JSONDecodeError)):
-        return _Transient
-    return None
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line description of ``exc`` safe to log (no credentials, clipped)."""
-    from splunklib.binding import HTTPError
-
-    if isinstance(exc, HTTPError):
-        return f"HTTP {exc.status} {exc.reason}: {_error_text(exc.body)}"
-    return _clip(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -206,81 +88,6 @@ class PullSummary:
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``json.dumps``."""
         return asdict(self)
-
-
-@dataclass
-class _Block:
-    """Final (non-preview) results of one block of export lines."""
-
-    results: list[dict]
-    done: bool  # the final row ("lastrow": true, preview false) was in this block
-
-
-def iter_export_blocks(stream: Any, block_rows: int) -> Iterator[_Block]:
-    """Read an export body a block of lines at a time with ``JSONResultsReader``.
-
-    ``JSONResultsReader`` reads its whole input before yielding, so each block of
-    ``block_rows`` lines gets its own reader: memory stays bounded and the rows
-    before a cut are usable. Preview rows are dropped; ERROR/FATAL messages raise.
-
-    Raises:
-        StreamCut: the body ended inside a line, or had results but no final row.
-        SplunkQueryError: a FATAL message (the search cannot run).
-        _Transient: an ERROR message saying results are incomplete (e.g. a peer failed).
-    """
-    from splunklib.results import JSONResultsReader, Message
-
-    reader = io.BufferedReader(stream, buffer_size=1 << 16)
-    seen_final = seen_rows = False
-    lines: list[bytes] = []
-
-    def flush() -> _Block:
-        nonlocal seen_rows
-        results: list[dict] = []
-        done = False
-        parser = JSONResultsReader(io.BytesIO(b"".join(lines)))
-        try:
-            for item in parser:
-                if isinstance(item, Message):
-                    if item.type == "FATAL":
-                        raise SplunkQueryError(f"search failed: {_clip(item.message)}")
-                    text = _clip(item.message or "")
-                    if item.type == "ERROR" and _INCOMPLETE.search(text):
-                        raise _Transient(f"search results incomplete: {text}")
-                    level = logging.WARNING if item.type in ("ERROR", "WARN") else logging.DEBUG
-                    log.log(level, "splunk message %s: %s", item.type, text)
-                    continue
-                seen_rows = True
-                if parser.is_preview:
-                    continue
-                results.append(item)
-        except json.JSONDecodeError as exc:
-            raise StreamCut(f"export stream ended inside a line: {exc}") from None
-        for line in lines:
-            if b'"lastrow":true' in line and b'"preview":false' in line:
-                done = True
-        lines.clear()
-        return _Block(results, done)
-
-    for line in reader:
-        if not line.strip():
-            continue
-        if not line.endswith(b"\n"):
-            # splunkd ends every row with a newline; a last line without one was cut.
-            try:
-                json.loads(line)
-            except ValueError:
-                raise StreamCut("export stream ended inside a line") from None
-        lines.append(line)
-        if len(lines) >= block_rows:
-            block = flush()
-            seen_final = seen_final or block.done
-            yield block
-    block = flush()
-    seen_final = seen_final or block.done
-    if seen_rows and not seen_final:
-        raise StreamCut("export stream ended before its final row")
-    yield block
 
 
 class SplunkPuller:
