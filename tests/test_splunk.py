@@ -348,6 +348,7 @@ def test_cli_pull_prints_json_summary(tmp_path: Path) -> None:
         runner = CliRunner()
         first = runner.invoke(build_app(), args)
         second = runner.invoke(build_app(), args)
+        plain = runner.invoke(build_app(), args[:-1])
         path.write_text(path.read_text().replace(SECRET, "nope"))
         (tmp_path / "d" / "splunk" / "checkpoint.json").unlink()
         denied = runner.invoke(build_app(), args)
@@ -357,4 +358,5 @@ def test_cli_pull_prints_json_summary(tmp_path: Path) -> None:
     assert one["pulled"] == N and one["duplicates"] == 0 and one["dataset_events"] == N
     assert two["pulled"] == 0 and two["checkpoint_time"] >= one["checkpoint_time"]
     assert json.loads((tmp_path / "d" / "meta.json").read_text())["events"] == N
+    assert plain.exit_code == 0 and "pulled 0 results" in plain.stdout
     assert denied.exit_code == 3 and "nope" not in denied.output
