@@ -189,15 +189,23 @@ def _choose_dst(
 def _harvest(
     hist: _History, topo: Topology, rng: np.random.Generator, host: int, t: int
 ) -> int | None:
-    """A privileged credential (admin or service account) cached on ``host`` before ``t``."""
+    """A credential cached on ``host`` before ``t``, or None.
+
+    A privileged one (admin or service account, admins preferred) with probability
+    0.8 when any logged on there; otherwise another user's with probability 0.5.
+    """
     rows = hist.before(t)
     users = np.unique(hist.su[rows][hist.dh[rows] == host])
     users = users[users < topo.machine_base]
-    priv = users[np.isin(users, topo.admins) | np.isin(users, topo.svc_accounts)]
-    if not len(priv) or rng.random() >= 0.6:
-        return None
-    w = np.where(np.isin(priv, topo.admins), 2.0, 1.0)
-    return int(rng.choice(priv, p=w / w.sum()))
+    is_admin = np.isin(users, topo.admins)
+    priv = users[is_admin | np.isin(users, topo.svc_accounts)]
+    if len(priv) and rng.random() < 0.8:
+        w = np.where(np.isin(priv, topo.admins), 2.0, 1.0)
+        return int(rng.choice(priv, p=w / w.sum()))
+    others = np.setdiff1d(users, priv)
+    if len(others) and rng.random() < 0.5:
+        return int(rng.choice(others))
+    return None
 
 
 def build_campaigns(
@@ -243,7 +251,10 @@ def build_campaigns(
             camp.hops.append(Hop(t, src, dst, cred, tech, auth, stealthy, known_edge, known_user))
             owned.add(dst)
             cur = dst
-            cred = _harvest(hist, topo, rng, dst, t) or cred
+            privileged = cred >= topo.n_humans or bool(topo.human_admin[cred])
+            if not privileged:
+                # Until it holds a privileged credential, the attacker keeps dumping.
+                cred = _harvest(hist, topo, rng, dst, t) or cred
         campaigns.append(camp)
         events += _hop_events(topo, camp, rng)
     campaigns.sort(key=lambda c: c.start)

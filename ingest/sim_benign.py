@@ -114,7 +114,12 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
     dur = np.where(wkend, rng.normal(3.0, 1.0, n), rng.normal(8.5, 1.2, n))
     dur = (np.clip(dur, 0.5, 12.0) * HOUR).astype(np.int64)
     end = t0 + dur
-    ws = topo.human_home[uu]
+    ws = topo.human_home[uu].copy()
+    # Now and then a user works from another workstation (hot desk, meeting room).
+    roam = np.flatnonzero(rng.random(n) < 0.02)
+    other = rng.choice(topo.workstations, size=len(roam))
+    ok_other = topo.host_online[other] <= t0[roam] - 60
+    ws[roam[ok_other]] = other[ok_other]
     dc = topo.host_dc[ws]
     ia = choice_codes(rng, n, {A_NEG: 0.6, A_KRB: 0.4})
     typo = rng.random(n) < 0.06
@@ -146,18 +151,19 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
     rare = rng.random(len(idx)) < 0.015
     dst[rare] = rng.choice(topo.servers, size=int(rare.sum()))
     keep = (dst >= 0) & (topo.host_online[np.maximum(dst, 0)] <= ta)
-    ua, ta, dst = ua[keep], ta[keep], dst[keep]
+    ua, ta, dst, src = ua[keep], ta[keep], dst[keep], ws[idx][keep]
     auth = np.where(
         rng.random(len(ua)) < topo.host_ntlm[dst],
         A_NTLM,
         np.where(rng.random(len(ua)) < 0.85, A_KRB, A_NEG),
     )
-    out += network_access(rng, topo, ta, ua, topo.human_home[ua], dst, auth)
+    out += network_access(rng, topo, ta, ua, src, dst, auth)
     return out
 
 
 def admin_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list[EventBatch]:
-    """Admins touching many servers (new ones too) at irregular times, RDP or network."""
+    """Admins touching many servers (new ones too) at irregular times, RDP or network;
+    15% of their logons are remote support on a workstation."""
     admins = topo.admins
     days = np.arange(cfg.days)
     lam = np.where(_weekend(days), 1.5, 6.0)[None, :] * cfg.activity
@@ -170,6 +176,8 @@ def admin_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> 
     t = (day * DAY + hour * HOUR).astype(np.int64)
     targets = np.concatenate([topo.dcs, topo.servers])
     dst = rng.choice(targets, size=n)
+    desk = rng.random(n) < 0.15  # remote support on a workstation
+    dst[desk] = rng.choice(topo.workstations, size=int(desk.sum()))
     # Setting up each new server on the day it comes online.
     m = rng.integers(2, 6, size=len(topo.new_servers))
     setup_dst = np.repeat(topo.new_servers, m)
