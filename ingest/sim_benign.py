@@ -275,6 +275,7 @@ def service_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
                              forced_fail=expired)  # fmt: skip
         out += acc
     out += deployment(cfg, topo, rng)
+    out += monitoring(cfg, topo, rng)
     return out
 
 
@@ -297,3 +298,20 @@ def deployment(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list
         acct = np.full(len(tg), topo.deploy_account)
         out += network_access(rng, topo, t, acct, src, tg, auth, fail_rate=0.01, session=300.0)
     return out
+
+
+def monitoring(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list[EventBatch]:
+    """The first service account also polls about 10% of workstations a day from its server
+    (inventory / health checks), 07:00-19:00: benign server -> workstation logons."""
+    acct, src = int(topo.svc_accounts[0]), int(topo.svc_src[0])
+    days = np.arange(cfg.days)
+    k = rng.poisson(0.1 * len(topo.workstations), size=cfg.days)
+    day = np.repeat(days, k)
+    t = day * DAY + rng.integers(7 * HOUR, 19 * HOUR, size=len(day))
+    dst = rng.choice(topo.workstations, size=len(day))
+    keep = (topo.host_online[dst] <= t) & (topo.host_online[src] <= t)
+    t, dst = t[keep], dst[keep]
+    n = len(t)
+    auth = choice_codes(rng, n, {A_KRB: 0.8, A_NTLM: 0.2})
+    return network_access(rng, topo, t, np.full(n, acct), np.full(n, src), dst, auth,
+                          fail_rate=0.01, tgs_rate=0.3, session=30.0)  # fmt: skip

@@ -391,6 +391,8 @@ def _truth(result: SimResult, wn: WinNames, out: Path) -> dict[str, Path]:
     )
     for row in nov["new_hires"]:
         row["user"], row["workstation"] = acct[row["user"]], host[row["workstation"]]
+    mon = nov["monitoring"]
+    mon["account"], mon["server"] = acct[mon["account"]], host[mon["server"]]
     for row in nov["new_servers"]:
         row["host"] = host[row["host"]]
     lines.sort()

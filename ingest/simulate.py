@@ -115,6 +115,10 @@ class SimResult:
                     {"host": host[h], "online": int(topo.host_online[h])} for h in topo.new_servers
                 ],
                 "deploy_server": host[topo.deploy_host],
+                "monitoring": {
+                    "account": acct[topo.svc_accounts[0]],
+                    "server": host[topo.svc_src[0]],
+                },
                 "deploy_account": acct[topo.deploy_account],
                 "service_accounts": [acct[a] for a in topo.svc_accounts],
             },
