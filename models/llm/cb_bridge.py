@@ -21,8 +21,13 @@ from models.llm.errors import EngineError, SummarizerClosed
 from models.llm.hf_runner import HFRunner
 
 
-def cb_config(device: str, batch_size: int, max_tokens_per_request: int) -> Any:
-    """An explicit ``ContinuousBatchingConfig`` sized for ``batch_size`` requests."""
+def cb_config(
+    device: str, batch_size: int, max_tokens_per_request: int, use_cuda_graph: bool | None = None
+) -> Any:
+    """An explicit ``ContinuousBatchingConfig`` sized for ``batch_size`` requests.
+
+    ``use_cuda_graph`` defaults to true on CUDA and false on CPU.
+    """
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
     cuda = device.startswith("cuda")
@@ -34,7 +39,7 @@ def cb_config(device: str, batch_size: int, max_tokens_per_request: int) -> Any:
         "max_batch_tokens": 8192 if cuda else 1024,
         "max_requests_per_batch": batch_size,
         "allow_block_sharing": True,
-        "use_cuda_graph": cuda,
+        "use_cuda_graph": cuda if use_cuda_graph is None else use_cuda_graph and cuda,
         "use_async_batching": False,
     }
     accepted = ContinuousBatchingConfig.__init__.__code__.co_varnames
@@ -51,12 +56,19 @@ class ContinuousBridge:
         batch_size: most requests decoded together.
         max_new_tokens: default token budget (also sizes the cache).
         max_prompt_tokens: prompt length the cache is sized for.
+        use_cuda_graph: capture CUDA graphs in the manager (default: on CUDA).
     """
 
     def __init__(
-        self, runner: HFRunner, batch_size: int, max_new_tokens: int, max_prompt_tokens: int = 768
+        self,
+        runner: HFRunner,
+        batch_size: int,
+        max_new_tokens: int,
+        max_prompt_tokens: int = 768,
+        use_cuda_graph: bool | None = None,
     ) -> None:
         self.runner = runner
+        self.use_cuda_graph = use_cuda_graph
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens
@@ -78,7 +90,10 @@ class ContinuousBridge:
             pad_token_id=self.runner.pad_id,
         )
         config = cb_config(
-            self.runner.device, self.batch_size, self.max_prompt_tokens + self.max_new_tokens
+            self.runner.device,
+            self.batch_size,
+            self.max_prompt_tokens + self.max_new_tokens,
+            self.use_cuda_graph,
         )
         self.manager = model.init_continuous_batching(
             generation_config=gen, continuous_batching_config=config
