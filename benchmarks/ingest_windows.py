@@ -92,6 +92,17 @@ def best_rate(
     return n / best_wall, n / best_cpu, n
 
 
+def calibration_ms() -> float:
+    """CPU milliseconds of an empty 10**7-step Python loop (best of 3): contention gauge."""
+    best = float("inf")
+    for _ in range(3):
+        c0 = time.process_time()
+        for _ in range(10_000_000):
+            pass
+        best = min(best, time.process_time() - c0)
+    return best * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", type=Path, help="an XmlWinEventLog file (one event per line)")
@@ -111,6 +122,11 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()}, "
         f"python {platform.python_version()}, single thread, best of {args.repeat}"
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"load average {load:.1f}; calibration: empty 10^7-step Python loop = "
+        f"{calibration_ms():.0f} ms CPU (roughly 100-200 ms on an idle modern core)"
     )
     rows = [
         ("baseline: ElementTree per line", naive_elementtree),

@@ -291,28 +291,51 @@ def _remote_src(ws: pl.Expr, ip: pl.Expr, local: pl.Expr) -> pl.Expr:
 
 
 # -- normalised names, computed once per distinct value ------------------------------------
-#: helper column -> (raw columns, normaliser); hosts and users repeat a lot, so the
-#: string work runs on the distinct values only and is joined back.
-_NORMALISED = {
-    "_host": (("computer",), host_expr),
-    "_ws": (("WorkstationName",), host_expr),
-    "_server": (("TargetServerName",), host_expr),
-    "_wks": (("Workstation",), host_expr),
-    "_srchost": (("SourceHostname",), host_expr),
-    "_target": (("TargetUserName", "TargetDomainName"), user_expr),
-    "_subject": (("SubjectUserName", "SubjectDomainName"), user_expr),
-    "_user": (("User",), user_expr),
+#: Hosts and users repeat a lot, so the string work of :func:`host_expr` and
+#: :func:`user_expr` runs on the distinct values only and is mapped back.
+_HOST_COLUMNS = {
+    "_host": "computer",
+    "_ws": "WorkstationName",
+    "_server": "TargetServerName",
+    "_wks": "Workstation",
+    "_srchost": "SourceHostname",
 }
+_USER_COLUMNS = {
+    "_target": ("TargetUserName", "TargetDomainName"),
+    "_subject": ("SubjectUserName", "SubjectDomainName"),
+    "_user": ("User", None),
+}
+_SEP = "\x1f"
 
 
 def with_normalised(raw: pl.DataFrame) -> pl.DataFrame:
-    """``raw`` plus the helper columns of :data:`_NORMALISED` (pure)."""
-    out = raw
-    for name, (cols, fn) in _NORMALISED.items():
-        keys = raw.select(cols).unique()
-        mapped = keys.with_columns(fn(*[pl.col(c) for c in cols]).alias(name))
-        out = out.join(mapped, on=list(cols), how="left", nulls_equal=True, maintain_order="left")
-    return out
+    """``raw`` plus normalised host (``_host``, ``_ws`` ...) and user columns (pure)."""
+    hosts = (
+        pl.concat([raw.select(pl.col(c).alias("k")) for c in _HOST_COLUMNS.values()])
+        .unique()
+        .drop_nulls()
+        .with_columns(host_expr(pl.col("k")).alias("v"))
+    )
+    exprs = [
+        pl.col(c).replace_strict(hosts["k"], hosts["v"], default=None).alias(name)
+        for name, c in _HOST_COLUMNS.items()
+    ]
+    keys, pairs = [], []
+    for name, (user, domain) in _USER_COLUMNS.items():
+        dom = pl.col(domain) if domain else pl.lit("")
+        key = pl.concat_str([pl.col(user), dom.fill_null("")], separator=_SEP)
+        keys.append(key.alias(name))
+        pairs.append(raw.select(key.alias("k"), pl.col(user).alias("u"), dom.alias("d")))
+    users = (
+        pl.concat(pairs, how="vertical_relaxed")
+        .unique("k")
+        .drop_nulls("k")
+        .with_columns(user_expr(pl.col("u"), pl.col("d")).alias("v"))
+    )
+    out = raw.with_columns(*exprs, *keys)
+    return out.with_columns(
+        pl.col(name).replace_strict(users["k"], users["v"], default=None) for name in _USER_COLUMNS
+    )
 
 
 # -- auth events ------------------------------------------------------------------------

@@ -274,7 +274,8 @@ def parse_xml_record(text: str, *, source: str = "", record: int | None = None) 
         XmlEventError: the text is not a well-formed ``<Event>``.
     """
     text = text.strip()
-    check_safe(text, f"{source}#{record}")
+    if "<!" in text:
+        check_safe(text, f"{source}#{record}")
     rec = _fast(text, source, record)
     return rec if rec is not None else _full(text, source, record)
 

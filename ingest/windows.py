@@ -37,7 +37,13 @@ from ingest.win_map import (
     to_auth,
     to_process,
 )
-from ingest.win_xml import WinRecord, XmlEventError, iter_xml_events, parse_xml_record
+from ingest.win_xml import (
+    WinRecord,
+    XmlEventError,
+    iter_xml_events,
+    iter_xml_texts,
+    parse_xml_record,
+)
 
 FORMATS = ("evtx", "xml", "classic")
 _SNIFF_BYTES = 64 * 1024
@@ -157,8 +163,21 @@ def _skip_counts(raw: pl.DataFrame) -> Counter[str]:
 
 def read_raw(path: str | Path, fmt: str | None = None) -> tuple[pl.DataFrame, list[XmlEventError]]:
     """Raw frame (``ingest.win_map.RAW_SCHEMA``) of one file, and its bad events' errors."""
+    path = Path(path)
+    fmt = fmt or detect_format(path)
     records: list[WinRecord] = []
     errors: list[XmlEventError] = []
+    if fmt == "xml":  # the hot path: no per-event result objects
+        name = path.name
+        for text, err, line in iter_xml_texts(_text_lines(path), source=name):
+            if text is None:
+                errors.append(err)
+                continue
+            try:
+                records.append(parse_xml_record(text, source=name, record=line))
+            except XmlEventError as exc:
+                errors.append(exc)
+        return records_frame(records), errors
     for rec, err, _pos in iter_records(path, fmt):
         if rec is not None:
             records.append(rec)
