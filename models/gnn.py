@@ -26,8 +26,15 @@ import torch
 
 from models.base import Explanation, ModelMismatch
 from models.gnn_explain import reference_inputs
-from models.gnn_history import BATCH_COLUMNS, HISTORY_FEATURES, NODE_FEATURES, PAIR_FEATURES
+from models.gnn_history import (
+    BATCH_COLUMNS,
+    EDGE_FEATURES,
+    HISTORY_FEATURES,
+    NODE_FEATURES,
+    PAIR_FEATURES,
+)
 from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
+from models.gnn_users import USER_FEATURES
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
@@ -87,6 +94,8 @@ def feature_schema() -> dict[str, list[str]]:
         "node": list(NODE_FEATURES),
         "history": list(HISTORY_FEATURES),
         "pair": list(PAIR_FEATURES),
+        "user": list(USER_FEATURES),
+        "edge": list(EDGE_FEATURES),
     }
 
 
@@ -103,6 +112,9 @@ class GNNDetector:
         bptt: windows per optimiser step.
         negatives: negative pairs per edge and corrupted side.
         warmup_windows: leading windows with no loss (default: one day).
+        user_features: give the decoder the accounts' history (needs events).
+        edge_features: give the decoder the edge's auth/logon mix.
+        novel_weight: loss weight of never-seen-before pairs among observed edges.
         threads: torch CPU threads while training/scoring on CPU (``None``: torch's default).
         log: optional callable receiving progress lines.
     """
@@ -113,7 +125,7 @@ class GNNDetector:
         self,
         *,
         hidden: int = 32,
-        epochs: int = 4,
+        epochs: int = 8,
         lr: float = 3e-3,
         seed: int = 0,
         device: str = "auto",
@@ -121,6 +133,9 @@ class GNNDetector:
         bptt: int = 8,
         negatives: int = 1,
         warmup_windows: int | None = None,
+        user_features: bool = False,
+        edge_features: bool = False,
+        novel_weight: float = 5.0,
         threads: int | None = 1,
         log: Any = None,
     ) -> None:
@@ -133,6 +148,9 @@ class GNNDetector:
             warmup_windows=warmup_windows,
             mode=mode,
             seed=seed,
+            user_features=user_features,
+            edge_features=edge_features,
+            novel_weight=novel_weight,
         )
         self.device_name = device
         self.device = resolve_device(device)
@@ -171,7 +189,7 @@ class GNNDetector:
         t0 = time.perf_counter()
         try:
             with cpu_threads(self.device, self.threads):
-                batches = list(iter_batches(store, windows[-1]))
+                batches = list(iter_batches(store, windows[-1], users=self.config.user_features))
                 load_s = time.perf_counter() - t0
                 report = train(
                     self.model,
@@ -229,12 +247,13 @@ class GNNDetector:
         parts: list[pl.DataFrame] = []
         for batch, s in score(
             self.model,
-            iter_batches(store, wanted[-1]),
+            iter_batches(store, wanted[-1], users=self.config.user_features),
             wanted,
             num_nodes=store.num_nodes,
             window_seconds=store.window_seconds,
             mode=self.config.mode,
             device=self.device,
+            edge_features=self.config.edge_features,
         ):
             parts.append(
                 pl.DataFrame(

@@ -1,7 +1,8 @@
 """Explanations of GNN scores by occlusion of the decoder's input groups.
 
-The decoder reads five groups of inputs per pair: the pair's own history, the
-long-term history of each end, and the GRU state of each end. The contribution
+The decoder reads seven groups of inputs per pair: the pair's own history, the
+accounts' history, the kind of authentication, the long-term history of each end, and the GRU state
+of each end. The contribution
 of a group is how much the anomaly score drops when that group is replaced by
 its average over normal (training) edges; a positive contribution pushes the
 edge towards "anomalous".
@@ -16,16 +17,25 @@ import numpy as np
 import torch
 
 from models.base import Contribution, Explanation
-from models.gnn_history import HISTORY_FEATURES, PAIR_FEATURES, WindowBatch
+from models.gnn_history import (
+    EDGE_FEATURES,
+    HISTORY_FEATURES,
+    PAIR_FEATURES,
+    PairHistory,
+    WindowBatch,
+)
 from models.gnn_train import Replay, _to, iter_batches
+from models.gnn_users import USER_FEATURES
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
     from models.gnn import GNNDetector
 
-GROUPS = ("pair", "hist_src", "hist_dst", "h_src", "h_dst")
+GROUPS = ("pair", "user", "edge", "hist_src", "hist_dst", "h_src", "h_dst")
 GROUP_TEXT = {
     "pair": "history of this host pair",
+    "user": "history of the accounts on this edge",
+    "edge": "kind of authentication (auth and logon types, volume)",
     "hist_src": "long-term behaviour of the source host",
     "hist_dst": "long-term behaviour of the destination host",
     "h_src": "recent activity state of the source host",
@@ -43,19 +53,24 @@ def decoder_parts(
 ) -> Iterator[tuple[int, dict[str, torch.Tensor], torch.Tensor]]:
     """Replay and yield (window, decoder input groups, time features) for wanted pairs."""
     det.model.eval()
-    run = Replay(det.model, num_nodes, window_seconds, det.device)
+    run = Replay(
+        det.model, num_nodes, window_seconds, det.device, use_edge=det.config.edge_features
+    )
     for batch in batches:
         hist, tf = run.before(batch)
         if batch.window not in wanted:
             run.advance(batch)
             continue
         src, dst = wanted[batch.window]
-        pair = run.pairs(src, dst, batch.window)
+        p, u = len(PAIR_FEATURES), len(USER_FEATURES)
+        pair = run.pairs(batch, src, dst, _edge_rows(batch, src, dst))
         if det.config.mode == "detector":
             run.advance(batch)
         s, d = _to(src, det.device, torch.long), _to(dst, det.device, torch.long)
         parts = {
-            "pair": pair,
+            "pair": pair[:, :p],
+            "user": pair[:, p : p + u],
+            "edge": pair[:, p + u :],
             "hist_src": hist[s],
             "hist_dst": hist[d],
             "h_src": run.h[s],
@@ -64,6 +79,25 @@ def decoder_parts(
         if det.config.mode == "predictive":
             run.advance(batch)
         yield batch.window, parts, tf
+
+
+def _edge_rows(batch: WindowBatch, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Index in ``batch`` of each (src, dst) pair, ``-1`` for pairs not observed there."""
+    index = {k: i for i, k in enumerate(PairHistory.key(batch.src, batch.dst).tolist())}
+    return np.array([index.get(k, -1) for k in PairHistory.key(src, dst).tolist()], dtype=np.int64)
+
+
+def _decode(det: GNNDetector, parts: dict[str, torch.Tensor], tf: torch.Tensor) -> torch.Tensor:
+    """Anomaly scores from decoder input groups."""
+    logits = det.model.decode_parts(
+        h_src=parts["h_src"],
+        h_dst=parts["h_dst"],
+        hist_src=parts["hist_src"],
+        hist_dst=parts["hist_dst"],
+        pair=torch.cat([parts["pair"], parts["user"], parts["edge"]], dim=1),
+        time=tf,
+    )
+    return 1 - torch.sigmoid(logits)
 
 
 def reference_inputs(
@@ -90,6 +124,24 @@ def _describe(group: str, parts: dict[str, torch.Tensor], i: int) -> tuple[float
             return 0.0, "this source never authenticated to this destination before"
         windows = round(float(np.expm1(p["pair_windows"])))
         return float(windows), f"pair seen before in {windows} windows"
+    if group == "user":
+        u = dict(zip(USER_FEATURES, parts["user"][i].tolist(), strict=True))
+        if u["user_new_from_src"] > 0.5:
+            return u["user_new_from_src"], "account(s) never used from this source host before"
+        if u["user_new_to_dst"] > 0.5:
+            return u["user_new_to_dst"], "account(s) never logged on to this destination before"
+        return u["user_new_to_dst"], "accounts used this way before"
+    if group == "edge":
+        e = dict(zip(EDGE_FEATURES, parts["edge"][i].tolist(), strict=True))
+        kinds = [k[:-5] for k in ("ntlm_frac", "kerberos_frac", "negotiate_frac") if e[k] > 0.5]
+        logon = [
+            k[:-5]
+            for k in ("network_frac", "interactive_frac", "service_batch_frac", "tgs_frac")
+            if e[k] > 0.5
+        ]
+        n = round(float(np.expm1(e["log_count"])))
+        what = "/".join(kinds + logon) or "mixed"
+        return float(n), f"{n} {what} authentication(s) on this edge in the window"
     if group.startswith("hist"):
         end = "source" if group.endswith("src") else "destination"
         h = dict(zip(HISTORY_FEATURES, parts[group][i].tolist(), strict=True))
@@ -128,19 +180,20 @@ def explain_edges(
         for w, rows in wanted.items()
     }
     out: list[Explanation | None] = [None] * len(edges)
-    batches = iter_batches(store, max(wanted))
+    batches = iter_batches(store, max(wanted), users=det.config.user_features)
     with torch.no_grad():
         for w, parts, tf in decoder_parts(
             det, batches, arrays, store.num_nodes, store.window_seconds
         ):
-            base = 1 - torch.sigmoid(det.model.decode_parts(**parts, time=tf))
+            base = _decode(det, parts, tf)
             contrib = {}
+            off = {"edge": not det.config.edge_features, "user": not det.config.user_features}
             for g in GROUPS:
-                if g not in det.reference:
+                if g not in det.reference or off.get(g, False):
                     continue
                 swapped = dict(parts)
                 swapped[g] = det.reference[g].expand_as(parts[g])
-                alt = 1 - torch.sigmoid(det.model.decode_parts(**swapped, time=tf))
+                alt = _decode(det, swapped, tf)
                 contrib[g] = (base - alt).cpu().numpy()
             for i, (k, _, _) in enumerate(wanted[w]):
                 cs = []

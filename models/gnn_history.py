@@ -12,6 +12,7 @@ still scored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,10 @@ BATCH_COLUMNS: tuple[str, ...] = (
     "n_batch",
     "n_tgs",
     "n_tgt",
+    "n_negotiate",
+    "n_logon",
+    "n_logoff",
+    "n_authmap",
 )
 
 #: Names of the per-window node features (input of the encoder).
@@ -77,6 +82,25 @@ PAIR_FEATURES: tuple[str, ...] = (
     "reverse_windows",
 )
 
+#: Names of the features of the authentication itself (decoder input; negatives copy them
+#: from the edge they corrupt, so the decoder learns which endpoints fit which kind of logon).
+EDGE_FEATURES: tuple[str, ...] = (
+    "log_count",
+    "log_users",
+    "fail_frac",
+    "ntlm_frac",
+    "kerberos_frac",
+    "negotiate_frac",
+    "network_frac",
+    "interactive_frac",
+    "service_batch_frac",
+    "tgs_frac",
+    "tgt_frac",
+    "logon_frac",
+    "logoff_frac",
+    "authmap_frac",
+)
+
 #: Names of the time-of-window features given to the decoder.
 TIME_FEATURES: tuple[str, ...] = ("hour_sin", "hour_cos", "weekend")
 
@@ -93,6 +117,7 @@ class WindowBatch:
         src, dst: node ids, shape [E] int64.
         cols: edge-table column -> values, shape [E] float64 (:data:`BATCH_COLUMNS`).
         label: red-team label per edge, shape [E] bool (all False when unknown).
+        users: accounts per edge (:class:`models.gnn_users.EdgeUsers`), when known.
     """
 
     window: int
@@ -100,6 +125,7 @@ class WindowBatch:
     dst: np.ndarray
     cols: dict[str, np.ndarray]
     label: np.ndarray
+    users: Any = None
 
     @property
     def size(self) -> int:
@@ -117,6 +143,32 @@ def time_features(window: int, window_seconds: int) -> np.ndarray:
     hour = (t % 86_400) / 86_400 * 2 * np.pi
     day = int(t // 86_400) % 7
     return np.array([np.sin(hour), np.cos(hour), float(day >= 5)], dtype=np.float32)
+
+
+def edge_features(batch: WindowBatch) -> np.ndarray:
+    """What kind of authentication each edge of the window is, shape [E, A] float32."""
+    c = batch.cols
+    n = c["count"]
+    out = np.stack(
+        [
+            np.log1p(n),
+            np.log1p(c["n_users"]),
+            _frac(c["failures"], n),
+            _frac(c["n_ntlm"], n),
+            _frac(c["n_kerberos"], n),
+            _frac(c["n_negotiate"], n),
+            _frac(c["n_network"], n),
+            _frac(c["n_interactive"] + c["n_remote_interactive"], n),
+            _frac(c["n_service"] + c["n_batch"], n),
+            _frac(c["n_tgs"], n),
+            _frac(c["n_tgt"], n),
+            _frac(c["n_logon"], n),
+            _frac(c["n_logoff"], n),
+            _frac(c["n_authmap"], n),
+        ],
+        axis=1,
+    )
+    return out.reshape(len(n), len(EDGE_FEATURES)).astype(np.float32)
 
 
 class PairHistory:

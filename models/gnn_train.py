@@ -21,15 +21,18 @@ from torch import Tensor, nn
 
 from models.gnn_history import (
     BATCH_COLUMNS,
+    EDGE_FEATURES,
     HISTORY_FEATURES,
     NODE_FEATURES,
     PAIR_FEATURES,
     TIME_FEATURES,
     GraphHistory,
     WindowBatch,
+    edge_features,
     time_features,
 )
 from models.gnn_model import TemporalGNN
+from models.gnn_users import USER_FEATURES, EdgeUsers, UserHistory, user_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,16 +56,24 @@ class GNNConfig:
             ``None`` means one day's worth.
         mode: ``"predictive"`` (state up to the previous window) or ``"detector"``.
         seed: seed of torch and of negative sampling.
+        user_features: feed the accounts' history (new account for this source or
+            destination) to the decoder; needs the data directory's events.
+        edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
+        novel_weight: loss weight of observed edges whose pair is new, relative to
+            repeated pairs (benign novelty is what separates attacks from noise).
     """
 
     hidden: int = 32
-    epochs: int = 4
+    epochs: int = 8
     lr: float = 3e-3
     bptt: int = 8
     negatives: int = 1
     warmup_windows: int | None = None
     mode: str = "predictive"
     seed: int = 0
+    user_features: bool = False
+    edge_features: bool = False
+    novel_weight: float = 5.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,7 +93,7 @@ def build_model(cfg: GNNConfig) -> TemporalGNN:
     return TemporalGNN(
         node_features=len(NODE_FEATURES),
         history_features=len(HISTORY_FEATURES),
-        pair_features=len(PAIR_FEATURES),
+        pair_features=len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES),
         time_features=len(TIME_FEATURES),
         hidden=cfg.hidden,
     )
@@ -108,27 +119,42 @@ def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:
     )
 
 
-def iter_batches(store: GraphStore, last_window: int, chunk: int = 256) -> Iterator[WindowBatch]:
-    """Batches of every stored window up to ``last_window``, in time order."""
+def iter_batches(
+    store: GraphStore, last_window: int, chunk: int = 256, *, users: bool = True
+) -> Iterator[WindowBatch]:
+    """Batches of every stored window up to ``last_window``, in time order.
+
+    With ``users`` each batch also carries the accounts of its edges (from the
+    data directory's events; none when it has no events).
+    """
     import polars as pl
 
     windows = [w for w in store.windows if w <= last_window]
+    user_ids: dict[str, int] = {}
+    nodes = store.nodes
     for i in range(0, len(windows), chunk):
         part = windows[i : i + chunk]
         edges = store.edges(windows=part).sort("window")
         bounds = np.searchsorted(edges["window"].to_numpy(), np.asarray(part), side="left")
         ends = [*bounds[1:], edges.height]
+        rows = None
+        if users:
+            ev = store.events(windows=part).select("window", "src_user", "src_host", "dst_host")
+            rw, rs, rd, ru = user_rows(ev.collect(), nodes, user_ids)
+            order = np.argsort(rw, kind="stable")
+            rw, rs, rd, ru = rw[order], rs[order], rd[order], ru[order]
+            rows = (rw, rs, rd, ru)
         for w, lo, hi in zip(part, bounds, ends, strict=True):
             frame = edges.slice(int(lo), int(hi - lo))
-            yield batch_from_frame(w, frame if frame.height else pl.DataFrame(schema=edges.schema))
-
-
-@dataclass
-class _Prepared:
-    x_hist: Tensor
-    edge_index: Tensor
-    edge_weight: Tensor
-    time: Tensor
+            batch = batch_from_frame(
+                w, frame if frame.height else pl.DataFrame(schema=edges.schema)
+            )
+            if rows is not None:
+                a, b = np.searchsorted(rows[0], [w, w + 1])
+                batch.users = EdgeUsers.build(
+                    batch.src, batch.dst, rows[1][a:b], rows[2][a:b], rows[3][a:b]
+                )
+            yield batch
 
 
 def _to(a: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -146,12 +172,20 @@ class Replay:
     """
 
     def __init__(
-        self, model: TemporalGNN, num_nodes: int, window_seconds: int, device: torch.device
+        self,
+        model: TemporalGNN,
+        num_nodes: int,
+        window_seconds: int,
+        device: torch.device,
+        *,
+        use_edge: bool = True,
     ) -> None:
         self.model = model
         self.device = device
         self.window_seconds = window_seconds
         self.history = GraphHistory(num_nodes, window_seconds)
+        self.users = UserHistory()
+        self.use_edge = use_edge
         self.h = model.initial_state(num_nodes, device)
 
     def before(self, batch: WindowBatch) -> tuple[Tensor, Tensor]:
@@ -169,24 +203,58 @@ class Replay:
             pad = self.model.initial_state(extra, self.device)
             self.h = torch.cat([self.h, pad], dim=0)
 
-    def pairs(self, src: np.ndarray, dst: np.ndarray, window: int) -> Tensor:
-        """Pair features of (src, dst) as of the start of ``window``."""
-        return _to(self.history.pair_features(src, dst, window), self.device)
+    def pairs(
+        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, edge_index: np.ndarray
+    ) -> Tensor:
+        """Decoder pair inputs [B, P + U + A] as of the start of the window.
 
-    def advance(self, batch: WindowBatch) -> None:
-        """Fold the window into the history and the node state."""
+        Pair ``i`` is (src[i], dst[i]) carrying the accounts and edge features of
+        ``batch``'s edge ``edge_index[i]`` (``-1``: none, all zeros).
+        """
+        hist = self.history.pair_features(src, dst, batch.window)
+        valid = edge_index >= 0
+        ei = np.where(valid, edge_index, 0)
+        edge = edge_features(batch)
+        if len(edge) and self.use_edge:
+            edge = edge[ei] * valid[:, None]
+        else:
+            edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
+        if batch.users is not None and valid.any():
+            user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
+            user[valid] = self.users.features(batch.users, ei[valid], src[valid], dst[valid])
+        else:
+            user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
+        return _to(np.concatenate([hist, user, edge], axis=1), self.device)
+
+    def snapshot(self, batch: WindowBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """Fold the window into the history; return the encoder inputs (x, edge_index, weight)."""
         x = self.history.observe(batch)
+        if batch.users is not None:
+            self.users.observe(batch.users, batch.src, batch.dst, batch.window)
         hist = self.history.history_features(batch.window)
         xx = _to(np.concatenate([x, hist], axis=1), self.device)
         ei = _to(np.stack([batch.src, batch.dst]), self.device, torch.long)
         ew = _to(np.log1p(batch.cols["count"]), self.device)
-        self.h = self.model.step(xx, ei, ew, self.h)
+        return xx, ei, ew
 
-    def decode(self, hist: Tensor, tf: Tensor, src: np.ndarray, dst: np.ndarray, window: int):
-        """Logits of (src, dst) pairs from the current state."""
+    def advance(self, batch: WindowBatch) -> None:
+        """Fold the window into the history and the node state."""
+        self.h = self.model.step(*self.snapshot(batch), self.h)
+
+    def decode(
+        self,
+        hist: Tensor,
+        tf: Tensor,
+        batch: WindowBatch,
+        src: np.ndarray,
+        dst: np.ndarray,
+        edge_index: np.ndarray,
+    ) -> Tensor:
+        """Logits of (src, dst) pairs (see :meth:`pairs`) from the current state."""
         s = _to(src, self.device, torch.long)
         d = _to(dst, self.device, torch.long)
-        return self.model.decode(self.h, hist, s, d, self.pairs(src, dst, window), tf)
+        pair = self.pairs(batch, src, dst, edge_index)
+        return self.model.decode(self.h, hist, s, d, pair, tf)
 
 
 def _negatives(
@@ -223,54 +291,82 @@ def train(
     losses: list[float] = []
     t0 = time.perf_counter()
     model.train()
+    # The history and its features do not depend on the weights: the first epoch
+    # computes every window's inputs (negatives included) once, later epochs reuse them.
+    run = Replay(model, num_nodes, window_seconds, device, use_edge=cfg.edge_features)
+    items = []
+    for i, batch in enumerate(batches):
+        scored = i >= warm and batch.window in targets and batch.size > 0
+        items.append(_prepare(run, batch, scored, cfg, rng))
+    del run
     for epoch in range(cfg.epochs):
-        run = Replay(model, num_nodes, window_seconds, device)
+        h = model.initial_state(num_nodes, device)
         pending: list[Tensor] = []
         step_losses: list[float] = []
-        for i, batch in enumerate(batches):
-            if i >= warm and batch.window in targets and batch.size > 0:
-                pending.append(_window_loss(run, batch, cfg, rng))
-            else:
-                run.before(batch)
-                run.advance(batch)
-            if (i + 1) % cfg.bptt == 0 or i == len(batches) - 1:
+        for i, item in enumerate(items):
+            loss, h = _item_step(model, item, h, cfg.mode)
+            if loss is not None:
+                pending.append(loss)
+            if (i + 1) % cfg.bptt == 0 or i == len(items) - 1:
                 if pending:
-                    loss = torch.stack(pending).mean()
+                    total = torch.stack(pending).mean()
                     opt.zero_grad()
-                    loss.backward()
+                    total.backward()
                     opt.step()
-                    step_losses.append(float(loss.detach()))
+                    step_losses.append(float(total.detach()))
                     pending = []
-                run.h = run.h.detach()
+                h = h.detach()
         losses.append(float(np.mean(step_losses)) if step_losses else float("nan"))
         if log is not None:
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {losses[-1]:.4f}")
     return {"loss": losses, "seconds": time.perf_counter() - t0, "windows": len(targets)}
 
 
-def _window_loss(
-    run: Replay, batch: WindowBatch, cfg: GNNConfig, rng: np.random.Generator
-) -> Tensor:
-    """Balanced BCE of one window's edges against sampled non-edges; advances ``run``."""
+def _prepare(
+    run: Replay, batch: WindowBatch, scored: bool, cfg: GNNConfig, rng: np.random.Generator
+) -> dict[str, Tensor]:
+    """Model inputs of one training window (and its loss targets when ``scored``)."""
     device = run.device
     hist, tf = run.before(batch)
-    ns, nd = _negatives(batch, run.history.known_nodes(), cfg.negatives, rng)
-    src = np.concatenate([batch.src, ns])
-    dst = np.concatenate([batch.dst, nd])
-    y = torch.zeros(len(src), device=device)
-    y[: batch.size] = 1.0
-    w = torch.full((len(src),), 0.5 / len(ns), device=device)
-    w[: batch.size] = 0.5 / batch.size
-    if cfg.mode == "predictive":
-        logits = run.decode(hist, tf, src, dst, batch.window)
-        run.advance(batch)
+    item: dict[str, Tensor] = {"hist": hist, "tf": tf}
+    if scored:
+        ns, nd = _negatives(batch, run.history.known_nodes(), cfg.negatives, rng)
+        src = np.concatenate([batch.src, ns])
+        dst = np.concatenate([batch.dst, nd])
+        edge_index = np.tile(np.arange(batch.size), 1 + 2 * cfg.negatives)
+        y = torch.zeros(len(src), device=device)
+        y[: batch.size] = 1.0
+        w = torch.full((len(src),), 0.5 / len(ns), device=device)
+        # Benign novelty is what the decoder must learn to tell from attacks: weight
+        # edges between hosts that never met before ``novel_weight`` times as much.
+        seen, _ = run.history.pairs.lookup(batch.src, batch.dst)
+        wp = np.where(seen > 0, 1.0, cfg.novel_weight)
+        w[: batch.size] = _to(0.5 * wp / wp.sum(), device)
+        item.update(
+            src=_to(src, device, torch.long),
+            dst=_to(dst, device, torch.long),
+            pair=run.pairs(batch, src, dst, edge_index),
+            y=y,
+            w=w,
+        )
+    item["x"], item["ei"], item["ew"] = run.snapshot(batch)
+    return item
+
+
+def _item_step(
+    model: TemporalGNN, item: dict[str, Tensor], h: Tensor, mode: str
+) -> tuple[Tensor | None, Tensor]:
+    """(weighted BCE of the window or None, node state after the window)."""
+    if "y" not in item:
+        return None, model.step(item["x"], item["ei"], item["ew"], h)
+    if mode == "predictive":
+        logits = model.decode(h, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
+        h = model.step(item["x"], item["ei"], item["ew"], h)
     else:
-        pair = run.pairs(src, dst, batch.window)
-        run.advance(batch)
-        s, d = _to(src, device, torch.long), _to(dst, device, torch.long)
-        logits = run.model.decode(run.h, hist, s, d, pair, tf)
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
-    return (bce * w).sum()
+        h = model.step(item["x"], item["ei"], item["ew"], h)
+        logits = model.decode(h, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, item["y"], reduction="none")
+    return (bce * item["w"]).sum(), h
 
 
 @torch.no_grad()
@@ -283,22 +379,24 @@ def score(
     window_seconds: int,
     mode: str,
     device: torch.device,
+    edge_features: bool = False,
 ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
     """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``."""
     targets = set(int(w) for w in score_windows)
     model.eval()
-    run = Replay(model, num_nodes, window_seconds, device)
+    run = Replay(model, num_nodes, window_seconds, device, use_edge=edge_features)
     for batch in batches:
         if batch.window not in targets or batch.size == 0:
             run.before(batch)
             run.advance(batch)
             continue
         hist, tf = run.before(batch)
+        edge_index = np.arange(batch.size)
         if mode == "predictive":
-            logits = run.decode(hist, tf, batch.src, batch.dst, batch.window)
+            logits = run.decode(hist, tf, batch, batch.src, batch.dst, edge_index)
             run.advance(batch)
         else:
-            pair = run.pairs(batch.src, batch.dst, batch.window)
+            pair = run.pairs(batch, batch.src, batch.dst, edge_index)
             run.advance(batch)
             s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
             logits = model.decode(run.h, hist, s, d, pair, tf)

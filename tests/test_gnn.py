@@ -160,6 +160,7 @@ def test_explain_names_the_novel_pair(store: GraphStore, trained) -> None:
     assert exp.src_host == "W3" and 0 <= exp.score <= 1
     assert {c.feature for c in exp.contributions} <= {
         "pair",
+        "user",
         "hist_src",
         "hist_dst",
         "h_src",

@@ -1,0 +1,156 @@
+"""Which accounts authenticate on each edge, and what they did before.
+
+Edges aggregate accounts, but lateral movement shows in the accounts: a
+credential used from a host it never came from, to a host it never reached.
+For every scored pair this module gives user-history features computed from
+windows strictly before the current one. A corrupted (negative) pair keeps the
+accounts of the edge it was made from, so "these accounts, this source, this
+destination" is a well-defined question for it too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from models.gnn_history import PairHistory
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Names of the user-history features of a pair (means over the edge's accounts).
+USER_FEATURES: tuple[str, ...] = (
+    "user_new_from_src",
+    "user_new_to_dst",
+    "user_new_anywhere",
+    "user_src_hosts",
+    "user_dst_hosts",
+)
+
+
+class EdgeUsers:
+    """Accounts per edge of one window in CSR form (edges in batch order).
+
+    Attributes:
+        ptr: shape [E + 1]; accounts of edge ``e`` are ``users[ptr[e]:ptr[e + 1]]``.
+        users: account ids, shape [sum of accounts].
+    """
+
+    def __init__(self, ptr: np.ndarray, users: np.ndarray) -> None:
+        self.ptr = ptr
+        self.users = users
+
+    @classmethod
+    def empty(cls, n_edges: int) -> EdgeUsers:
+        """No accounts known for any edge."""
+        return cls(np.zeros(n_edges + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def build(
+        cls, src: np.ndarray, dst: np.ndarray, row_src: np.ndarray, row_dst: np.ndarray, user
+    ) -> EdgeUsers:
+        """Group (src, dst, user) rows under the window's edges (src[e], dst[e])."""
+        keys = PairHistory.key(src, dst)
+        if not len(keys):
+            return cls.empty(0)
+        row_keys = PairHistory.key(row_src, row_dst)
+        order = np.argsort(keys, kind="stable")
+        pos = np.minimum(np.searchsorted(keys[order], row_keys), len(keys) - 1)
+        ok = keys[order][pos] == row_keys
+        edge = order[pos[ok]]
+        users = np.asarray(user, dtype=np.int64)[ok]
+        counts = np.bincount(edge, minlength=len(keys))
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return cls(ptr, users[np.argsort(edge, kind="stable")])
+
+    def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, account) rows for queries that each name an edge of the window."""
+        counts = self.ptr[edge_index + 1] - self.ptr[edge_index]
+        q = np.repeat(np.arange(len(edge_index)), counts)
+        starts = np.repeat(self.ptr[edge_index], counts)
+        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return q, self.users[starts + offs]
+
+
+class UserHistory:
+    """Per account: hosts it authenticated from and to, in earlier windows."""
+
+    def __init__(self) -> None:
+        self.from_src = PairHistory()
+        self.to_dst = PairHistory()
+        self.n_src = np.zeros(0, dtype=np.float64)
+        self.n_dst = np.zeros(0, dtype=np.float64)
+
+    def _grow(self, n: int) -> None:
+        if n > len(self.n_src):
+            extra = n - len(self.n_src)
+            self.n_src = np.concatenate([self.n_src, np.zeros(extra)])
+            self.n_dst = np.concatenate([self.n_dst, np.zeros(extra)])
+
+    def features(
+        self, users: EdgeUsers, edge_index: np.ndarray, src: np.ndarray, dst: np.ndarray
+    ) -> np.ndarray:
+        """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges."""
+        out = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
+        q, u = users.expand(edge_index)
+        if not len(q):
+            return out
+        self._grow(int(u.max()) + 1)
+        n_from, _ = self.from_src.lookup(u, src[q])
+        n_to, _ = self.to_dst.lookup(u, dst[q])
+        cnt = np.bincount(q, minlength=len(src)).astype(np.float64)
+        has = cnt > 0
+
+        def mean(v: np.ndarray) -> np.ndarray:
+            s = np.bincount(q, weights=v.astype(np.float64), minlength=len(src))
+            return np.divide(s, cnt, out=np.zeros_like(s), where=has)
+
+        out[:, 0] = mean(n_from == 0)
+        out[:, 1] = mean(n_to == 0)
+        out[:, 2] = mean((self.n_src[u] == 0) & (self.n_dst[u] == 0))
+        out[:, 3] = mean(np.log1p(self.n_src[u]))
+        out[:, 4] = mean(np.log1p(self.n_dst[u]))
+        return out
+
+    def observe(self, users: EdgeUsers, src: np.ndarray, dst: np.ndarray, window: int) -> None:
+        """Fold one window's (account, src) and (account, dst) pairs in."""
+        q, u = users.expand(np.arange(len(src)))
+        if not len(q):
+            return
+        self._grow(int(u.max()) + 1)
+        for hist, host, counts in (
+            (self.from_src, src, self.n_src),
+            (self.to_dst, dst, self.n_dst),
+        ):
+            keys = np.unique(PairHistory.key(u, host[q]))
+            uu, hh = keys >> 32, keys & 0xFFFFFFFF
+            new = hist.add(uu, hh, window)
+            np.add.at(counts, uu[new], 1)
+
+
+def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
+    """(window, src, dst, user) id arrays of distinct event rows; extends ``user_ids``.
+
+    Args:
+        events: ``window``, ``src_user``, ``src_host``, ``dst_host`` columns.
+        host_ids: ``host``, ``node_id`` (the node index).
+        user_ids: account -> id, grown in place with unseen accounts.
+    """
+    import polars as pl
+
+    rows = events.select("window", "src_user", "src_host", "dst_host").unique()
+    ids = host_ids.select(pl.col("host"), pl.col("node_id"))
+    rows = rows.join(ids.rename({"host": "src_host", "node_id": "src"}), on="src_host")
+    rows = rows.join(ids.rename({"host": "dst_host", "node_id": "dst"}), on="dst_host")
+    names = rows["src_user"].fill_null("?").to_list()
+    for name in dict.fromkeys(names):
+        if name not in user_ids:
+            user_ids[name] = len(user_ids)
+    user = np.fromiter((user_ids[n] for n in names), dtype=np.int64, count=len(names))
+    return (
+        rows["window"].to_numpy().astype(np.int64),
+        rows["src"].to_numpy().astype(np.int64),
+        rows["dst"].to_numpy().astype(np.int64),
+        user,
+    )
