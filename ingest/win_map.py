@@ -338,6 +338,15 @@ def with_normalised(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _concat_present(
+    raw: pl.DataFrame, groups: tuple[tuple[tuple[int, ...], pl.LazyFrame], ...]
+) -> pl.LazyFrame:
+    """Concatenate only the per-event-group plans whose ids occur (small inputs stay cheap)."""
+    present = set(raw["event_id"].unique().to_list())
+    plans = [plan for ids, plan in groups if present.intersection(ids)]
+    return pl.concat(plans or [groups[0][1]], how="diagonal_relaxed")
+
+
 # -- auth events ------------------------------------------------------------------------
 def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     eid = pl.col("event_id")
@@ -411,7 +420,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         src_ip=pl.lit(None, dtype=pl.String),
         **common,
     )
-    return pl.concat([logon, explicit, kerberos, ntlm], how="diagonal_relaxed")
+    groups = (((4624, 4625, 4634), logon), ((4648,), explicit), ((4768, 4769, 4771), kerberos))
+    groups += (((4776,), ntlm),)
+    return _concat_present(raw, groups)
 
 
 def to_auth(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -422,6 +433,8 @@ def to_auth(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFram
         hosts: ``ip -> host`` map (:func:`host_map`); learned from ``raw`` when None.
     """
     raw = raw.filter(supported() & pl.col("event_id").is_in(list(AUTH_EVENTS)))
+    if raw.is_empty():
+        return pl.DataFrame(schema=AUTH_SCHEMA)
     hosts = host_map(raw) if hosts is None else hosts
     raw = with_normalised(raw)
     rows = _resolve_src(_auth_rows(raw), hosts.lazy(), "dst_host")
@@ -495,7 +508,8 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             **common,
         ),
     ]
-    out = pl.concat(parts, how="diagonal_relaxed")
+    ids = ((4688,), (1,), (3,), (5140, 5145), (7045,), (4672,))
+    out = _concat_present(raw, tuple(zip(ids, parts, strict=True)))
     names = out.collect_schema().names()
     missing = [pl.lit(None, dtype=t).alias(c) for c, t in PROCESS_SCHEMA.items() if c not in names]
     return out.with_columns(missing)
@@ -537,6 +551,8 @@ def resolve_parents(process: pl.DataFrame) -> pl.DataFrame:
 def to_process(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Process / share / service / network / privilege events (:data:`PROCESS_SCHEMA`)."""
     raw = raw.filter(supported() & pl.col("event_id").is_in(list(PROCESS_EVENTS)))
+    if raw.is_empty():
+        return pl.DataFrame(schema=PROCESS_SCHEMA)
     hosts = host_map(raw) if hosts is None else hosts
     raw = with_normalised(raw)
     rows = _resolve_src(_process_rows(raw), hosts.lazy(), "host")
