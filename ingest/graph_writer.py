@@ -62,6 +62,9 @@ class DatasetWriter:
             so the new directory's ids are a superset of it.
         part_rows: events are buffered until this many rows, then written as one part.
         compression: parquet codec for the event parts (edges always use zstd).
+        write_events: ``False`` skips ``events/`` (edges, nodes and meta only; faster,
+            but ``GraphStore.events`` is then empty and the unsorted-input fallback
+            is unavailable: such input raises ``ValueError``).
 
     Use as a context manager; ``meta`` holds the written meta.json after close.
     """
@@ -75,6 +78,7 @@ class DatasetWriter:
         nodes_from: str | Path | None = None,
         part_rows: int = 2_000_000,
         compression: str = "lz4",
+        write_events: bool = True,
     ) -> None:
         if window_seconds <= 0:
             raise ValueError(f"window_seconds must be positive, got {window_seconds}")
@@ -83,6 +87,7 @@ class DatasetWriter:
         self.source = source
         self.part_rows = part_rows
         self.compression = compression
+        self.write_events = write_events
         self.meta: dict[str, Any] = {}
         self._extra: dict[str, Any] = {}
         self._events_dir = self.out_dir / "events"
@@ -180,6 +185,11 @@ class DatasetWriter:
             return
         lo = chunk["window"].min()
         if self._flushed_window is not None and lo <= self._flushed_window:
+            if not self.write_events:
+                raise ValueError(
+                    f"input is not time-sorted (window {lo} after {self._flushed_window}): "
+                    "exact edges need write_events=True"
+                )
             self._exact_merge = True
             self._pending = None
             return
@@ -241,6 +251,10 @@ class DatasetWriter:
 
     def _write_events(self) -> None:
         if not self._buffer:
+            return
+        if not self.write_events:
+            self._buffer = []
+            self._buffered = 0
             return
         frame = pl.concat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         path = self._events_dir / f"part-{self._n_event_parts:05d}.parquet"
@@ -310,6 +324,7 @@ class DatasetWriter:
             "windows": s["windows"],
             "edges": s["edges"],
             "nodes": len(self._nodes),
+            "events_written": self.write_events,
             "has_labels": s["has_labels"],
             "labeled": s["labeled"],
             "first_label_time": s["first_label_time"],

@@ -138,7 +138,7 @@ def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
             block = reader.read(chunk_bytes)
             if not block:
                 break
-            if seekable and len(block) == chunk_bytes:
+            if seekable and not rest and len(block) == chunk_bytes:
                 cut = block.rfind(b"\n")
                 if cut >= 0:
                     if cut + 1 < len(block):
@@ -177,10 +177,14 @@ def _line_texts(data: bytes, rows: list[int]) -> list[str]:
 
 def _reason_expr() -> pl.Expr:
     fields = [pl.col(c).is_null() for c in _STRING_FIELDS]
+    time_text = pl.col("_time_raw")
     checks = [
-        ("empty line", pl.col("time").is_null() & pl.all_horizontal(fields)),
+        ("empty line", time_text.is_null() & pl.all_horizontal(fields)),
         ("too many columns", pl.col("_extra").is_not_null()),
-        ("missing or empty field", pl.any_horizontal([*fields, pl.col("success").is_null()])),
+        (
+            "missing or empty field",
+            pl.any_horizontal([*fields, pl.col("success").is_null(), time_text.is_null()]),
+        ),
         ("non-integer time", pl.col("time").is_null()),
         ("negative time", pl.col("time") < 0),
         ("bad success value", ~pl.col("success").is_in(["Success", "Fail"])),
@@ -191,11 +195,34 @@ def _reason_expr() -> pl.Expr:
     return expr
 
 
-def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
-    """Parse one chunk into canonical events; count and sample malformed lines into ``bad``."""
+def _read_clean(data: bytes) -> pl.DataFrame | None:
+    """Strict fast parse; ``None`` when the chunk has any irregular line.
+
+    A chunk is regular when the strict parser accepts it (integer times, at most
+    nine fields, valid UTF-8) and it has exactly eight commas per row (so no line
+    is short, long or empty); value checks still follow in :func:`parse_chunk`.
+    """
+    try:
+        raw = pl.read_csv(
+            data,
+            has_header=False,
+            schema={k: v for k, v in _RAW_SCHEMA.items() if k != "_extra"},
+            quote_char=None,
+            raise_if_empty=False,
+            row_index_name="_row",
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if data.count(b",") != 8 * raw.height:
+        return None
+    return raw.with_columns(pl.lit(None, dtype=pl.String).alias("_extra"))
+
+
+def _read_tolerant(data: bytes) -> pl.DataFrame:
+    """Parse any chunk: bad fields become nulls, a 10th field lands in ``_extra``."""
     options = dict(
         has_header=False,
-        schema=_RAW_SCHEMA,
+        schema=_RAW_SCHEMA | {"time": pl.String},
         quote_char=None,
         extra_columns="ignore",
         missing_columns="insert",
@@ -204,9 +231,20 @@ def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
         row_index_name="_row",
     )
     try:
-        raw = pl.read_csv(chunk.data, encoding="utf8", **options)
+        raw = pl.read_csv(data, encoding="utf8", **options)
     except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere: replace, keep going
-        raw = pl.read_csv(chunk.data, encoding="utf8-lossy", **options)
+        raw = pl.read_csv(data, encoding="utf8-lossy", **options)
+    return raw.with_columns(
+        pl.col("time").alias("_time_raw"),
+        pl.col("time").str.strip_chars().cast(pl.Int64, strict=False),
+    )
+
+
+def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
+    """Parse one chunk into canonical events; count and sample malformed lines into ``bad``."""
+    raw = _read_clean(chunk.data)
+    if raw is None:
+        raw = _read_tolerant(chunk.data)
     ok = (
         pl.col("time").is_not_null()
         & (pl.col("time") >= 0)
@@ -232,6 +270,8 @@ def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
 
 
 def _record_bad(chunk: Chunk, rows: pl.DataFrame, bad: BadLines) -> None:
+    if "_time_raw" not in rows.columns:
+        rows = rows.with_columns(pl.col("time").cast(pl.String).alias("_time_raw"))
     tagged = rows.select("_row", _reason_expr().alias("_reason"))
     for reason, n in tagged.group_by("_reason").len().iter_rows():
         bad.add(reason, n)
@@ -388,6 +428,7 @@ def ingest_lanl(
     end: int | None = None,
     user_aware: bool = False,
     nodes_from: str | Path | None = None,
+    write_events: bool = True,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
@@ -412,7 +453,9 @@ def ingest_lanl(
         if end is not None:
             rt = rt.filter(pl.col("time") < end)
     matched: set[int] = set()
-    with DatasetWriter(out, window_seconds, source="lanl", nodes_from=nodes_from) as writer:
+    with DatasetWriter(
+        out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=write_events
+    ) as writer:
         for frame in read_auth(
             auth, start=start, end=end, bad=bad, chunk_bytes=chunk_bytes, progress=progress
         ):

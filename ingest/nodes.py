@@ -38,6 +38,13 @@ class NodeIndex:
         if frame["host"].n_unique() != frame.height:
             raise ValueError("node index has duplicate hosts")
         self._frame = frame
+        self._enum: pl.Enum | None = None  # hosts in node-id order, built on demand
+
+    def _dtype(self) -> pl.Enum:
+        """An Enum whose physical codes are the node ids."""
+        if self._enum is None:
+            self._enum = pl.Enum(self._frame["host"])
+        return self._enum
 
     @classmethod
     def read(cls, path: str | Path) -> NodeIndex:
@@ -66,7 +73,7 @@ class NodeIndex:
         were added.
         """
         hosts = pl.concat([edges["src_host"], edges["dst_host"]]).unique()
-        if self._frame.height and hosts.is_in(self._frame["host"].implode()).all():
+        if self._frame.height and hosts.cast(self._dtype(), strict=False).null_count() == 0:
             return 0
         seen = (
             pl.concat(
@@ -88,6 +95,7 @@ class NodeIndex:
             pl.int_range(start, start + new.height, dtype=pl.Int64).alias("node_id")
         ).select(list(NODES_SCHEMA))
         self._frame = pl.concat([self._frame, new])
+        self._enum = None
         return new.height
 
     def attach(self, edges: pl.DataFrame) -> pl.DataFrame:
@@ -96,10 +104,11 @@ class NodeIndex:
         Raises:
             KeyError: a host of ``edges`` is not in the index.
         """
-        ids = self._frame.select("host", "node_id")
-        out = edges.join(
-            ids.rename({"host": "src_host", "node_id": "src"}), on="src_host", how="left"
-        ).join(ids.rename({"host": "dst_host", "node_id": "dst"}), on="dst_host", how="left")
+        dtype = self._dtype()
+        out = edges.with_columns(
+            pl.col("src_host").cast(dtype, strict=False).to_physical().cast(pl.Int64).alias("src"),
+            pl.col("dst_host").cast(dtype, strict=False).to_physical().cast(pl.Int64).alias("dst"),
+        )
         if out["src"].null_count() or out["dst"].null_count():
             unknown = out.filter(pl.col("src").is_null() | pl.col("dst").is_null()).row(0)
             raise KeyError(f"host not in node index (edge {unknown[:3]})")

@@ -253,3 +253,37 @@ def test_cli_user_aware_time_range_and_errors(tmp_path) -> None:
     assert res.exit_code == 2 and "not found" in res.stderr
     res = CliRunner().invoke(app, base)
     assert res.exit_code == 0 and "events" in res.stdout
+
+
+def test_ingest_without_events_same_edges(tmp_path) -> None:
+    auth = write_lanl(
+        tmp_path / "auth.txt", [lanl_line(t, src_host=f"C{t % 3}") for t in range(90)]
+    )
+    full = ingest_lanl(auth, tmp_path / "a", window_seconds=30)
+    lean = ingest_lanl(auth, tmp_path / "b", window_seconds=30, write_events=False)
+    assert full.edges == lean.edges == 9
+    assert GraphStore(tmp_path / "a").edges().equals(GraphStore(tmp_path / "b").edges())
+    assert GraphStore(tmp_path / "b").events().collect().height == 0
+    unsorted = write_lanl(tmp_path / "u.txt", [lanl_line(t) for t in (5, 100, 300, 7)])
+    with pytest.raises(ValueError, match="time-sorted"):
+        ingest_lanl(unsorted, tmp_path / "c", window_seconds=30, write_events=False, chunk_bytes=30)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("chunk_bytes", [1, 13, 50, 97, 333])
+def test_any_chunk_size_gives_same_rows(tmp_path, gz: bool, chunk_bytes: int) -> None:
+    lines = [*LINES, "", "bad", *(lanl_line(4000 + i, f"U{i}@DOM1") for i in range(7))]
+    path = write_lanl(tmp_path / ("auth.gz" if gz else "auth.txt"), lines, gz=gz)
+    whole_bad, bad = BadLines(), BadLines()
+    whole = read_all(path, bad=whole_bad)
+    chunked = read_all(path, bad=bad, chunk_bytes=chunk_bytes)
+    assert chunked.equals(whole)
+    assert whole.height == len(lines) - 2
+    assert (
+        (bad.count, bad.examples)
+        == (whole_bad.count, whole_bad.examples)
+        == (
+            2,
+            [(path.name, 7, "empty line", ""), (path.name, 8, "missing or empty field", "bad")],
+        )
+    )

@@ -42,6 +42,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         nodes: Path | None = typer.Option(
             None, "--nodes", help="Seed the node index from this nodes.parquet or data dir."
         ),
+        no_events: bool = typer.Option(
+            False, "--no-events", help="Skip events/ (edges only; faster; needs sorted input)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary last."),
     ) -> None:
         """Read the LANL auth log into windowed edge tables (events, edges, node index)."""
@@ -69,6 +72,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             end=end,
             user_aware=user_aware,
             nodes_from=nodes,
+            write_events=not no_events,
         )
         try:
             if as_json or total < 64 << 20:
