@@ -23,6 +23,21 @@ from operator import itemgetter
 import polars as pl
 
 from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA
+from ingest.win_norm import (
+    auth_type_expr,
+    clean_expr,
+    hex_expr,
+    hexint_expr,
+    host_expr,
+    int_expr,
+    ip_expr,
+    is_ip_expr,
+    logon_type_expr,
+    loopback_expr,
+    time_expr,
+    user_expr,
+    with_normalised,
+)
 from ingest.win_xml import WinRecord
 
 #: EventData names the mapping reads; the raw frame has one column per name.
@@ -81,24 +96,9 @@ RAW_SCHEMA: pl.Schema = pl.Schema({**SYSTEM_COLUMNS, **{f: pl.String() for f in 
 _DATA_SCHEMA = pl.Schema({f: pl.String() for f in DATA_FIELDS})
 _SYSTEM_ITEMS = itemgetter(*(WinRecord._fields.index(c) for c in SYSTEM_COLUMNS))
 
-LOGON_TYPES: dict[str, str] = {
-    "0": "System",
-    "2": "Interactive",
-    "3": "Network",
-    "4": "Batch",
-    "5": "Service",
-    "7": "Unlock",
-    "8": "NetworkCleartext",
-    "9": "NewCredentials",
-    "10": "RemoteInteractive",
-    "11": "CachedInteractive",
-    "12": "CachedRemoteInteractive",
-    "13": "CachedUnlock",
-}
 AUTH_EVENTS = (4624, 4625, 4634, 4648, 4768, 4769, 4771, 4776)
 PROCESS_EVENTS = (4688, 4672, 5140, 5145, 7045, 1, 3)
 _SECURITY = (4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145)
-_EMPTY = ("", "-", "NULL", "null", "N/A")
 
 
 def records_frame(records: Sequence[WinRecord]) -> pl.DataFrame:
@@ -115,122 +115,6 @@ def records_frame(records: Sequence[WinRecord]) -> pl.DataFrame:
     system = pl.DataFrame([pl.Series(n, c, dtype=t) for (n, t), c in pairs])
     data = pl.from_dicts([r.data for r in records], schema=_DATA_SCHEMA)
     return pl.concat([system, data], how="horizontal")
-
-
-# -- value normalisers (expressions) ----------------------------------------------------
-def _clean(expr: pl.Expr) -> pl.Expr:
-    e = expr.str.strip_chars()
-    return pl.when(e.is_in(_EMPTY)).then(None).otherwise(e)
-
-
-def _domain(expr: pl.Expr) -> pl.Expr:
-    return _clean(expr).str.split(".").list.first().str.to_uppercase()
-
-
-def user_expr(name: pl.Expr, domain: pl.Expr | None = None) -> pl.Expr:
-    """``name@DOMAIN`` from an account name (plain, ``DOM\\name`` or ``name@dom``)."""
-    n = _clean(name)
-    at = n.str.contains("@", literal=True)
-    bs = n.str.contains("\\", literal=True)
-    uname = (
-        pl.when(at)
-        .then(n.str.split("@").list.first())
-        .when(bs)
-        .then(n.str.split("\\").list.last())
-        .otherwise(n)
-    )
-    dom = pl.lit(None, dtype=pl.String) if domain is None else domain
-    udom = (
-        pl.when(at)
-        .then(n.str.split("@").list.last())
-        .when(bs)
-        .then(n.str.split("\\").list.first())
-        .otherwise(dom)
-    )
-    uname = _clean(uname)
-    return (
-        pl.when(uname.is_not_null())
-        .then(pl.concat_str([uname.str.to_lowercase(), pl.lit("@"), _domain(udom).fill_null("?")]))
-        .otherwise(None)
-    )
-
-
-def _is_ip(e: pl.Expr) -> pl.Expr:
-    return e.str.contains(r"^\d{1,3}(?:\.\d{1,3}){3}$") | e.str.contains(":", literal=True)
-
-
-def host_expr(expr: pl.Expr) -> pl.Expr:
-    """Short upper-case host name; IPs kept (lower-case); empty/``-``/localhost -> null."""
-    e = _clean(expr.str.strip_chars().str.strip_chars_start("\\"))
-    local = e.str.to_lowercase().is_in(["localhost", "127.0.0.1", "::1"])
-    return (
-        pl.when(e.is_null() | local)
-        .then(None)
-        .when(_is_ip(e))
-        .then(e.str.to_lowercase())
-        .otherwise(e.str.split(".").list.first().str.to_uppercase())
-    )
-
-
-def ip_expr(expr: pl.Expr) -> pl.Expr:
-    """IP address without the ``::ffff:`` prefix; empty/``-`` -> null."""
-    e = _clean(expr).str.to_lowercase()
-    return e.str.strip_prefix("::ffff:")
-
-
-def _loopback(ip: pl.Expr) -> pl.Expr:
-    return ip.str.starts_with("127.") | ip.is_in(["::1", "0:0:0:0:0:0:0:1", "0.0.0.0", "::"])
-
-
-def hex_expr(expr: pl.Expr) -> pl.Expr:
-    """``0x`` + lower-case hex without leading zeros (``0x00AB`` -> ``0xab``)."""
-    e = _clean(expr).str.to_lowercase().str.strip_prefix("0x").str.strip_chars_start("0")
-    digits = pl.when(e == "").then(pl.lit("0")).otherwise(e)
-    return pl.when(e.is_null()).then(None).otherwise(pl.concat_str([pl.lit("0x"), digits]))
-
-
-def _hexint(expr: pl.Expr) -> pl.Expr:
-    return (
-        _clean(expr).str.to_lowercase().str.strip_prefix("0x").str.to_integer(base=16, strict=False)
-    )
-
-
-def _int(expr: pl.Expr) -> pl.Expr:
-    return _clean(expr).str.to_integer(strict=False)
-
-
-def _time() -> pl.Expr:
-    return (
-        pl.col("system_time")
-        .str.strip_chars()
-        .str.slice(0, 19)
-        .str.replace("T", " ", literal=True)
-        .str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-        .dt.epoch("s")
-    )
-
-
-def _auth_type(pkg: pl.Expr, lm: pl.Expr) -> pl.Expr:
-    p = _clean(pkg)
-    low = p.str.to_lowercase()
-    lmv = _clean(lm)
-    return (
-        pl.when(low == "kerberos")
-        .then(pl.lit("Kerberos"))
-        .when(low == "ntlm")
-        .then(pl.lit("NTLM"))
-        .when(low == "negotiate")
-        .then(pl.lit("Negotiate"))
-        .when(p.is_not_null())
-        .then(p)
-        .when(lmv.str.to_lowercase().str.starts_with("ntlm"))
-        .then(pl.lit("NTLM"))
-        .otherwise(pl.lit("?"))
-    )
-
-
-def _logon_type(expr: pl.Expr) -> pl.Expr:
-    return _clean(expr).replace_strict(LOGON_TYPES, default="?", return_dtype=pl.String)
 
 
 def supported() -> pl.Expr:
@@ -265,8 +149,8 @@ def host_map(raw: pl.DataFrame) -> pl.DataFrame:
     both = pl.concat(pairs).filter(
         pl.col("ip").is_not_null()
         & pl.col("host").is_not_null()
-        & ~_loopback(pl.col("ip"))
-        & ~_is_ip(pl.col("host"))
+        & ~loopback_expr(pl.col("ip"))
+        & ~is_ip_expr(pl.col("host"))
     )
     return (
         both.group_by("ip", "host")
@@ -286,56 +170,8 @@ def _resolve_src(frame: pl.LazyFrame, hosts: pl.LazyFrame, host_col: str) -> pl.
 
 def _remote_src(ws: pl.Expr, ip: pl.Expr, local: pl.Expr) -> pl.Expr:
     """Workstation when named; null (resolve from IP) when remote; ``local`` otherwise."""
-    remote = ip.is_not_null() & ~_loopback(ip)
+    remote = ip.is_not_null() & ~loopback_expr(ip)
     return pl.when(ws.is_not_null()).then(ws).when(remote).then(None).otherwise(local)
-
-
-# -- normalised names, computed once per distinct value ------------------------------------
-#: Hosts and users repeat a lot, so the string work of :func:`host_expr` and
-#: :func:`user_expr` runs on the distinct values only and is mapped back.
-_HOST_COLUMNS = {
-    "_host": "computer",
-    "_ws": "WorkstationName",
-    "_server": "TargetServerName",
-    "_wks": "Workstation",
-    "_srchost": "SourceHostname",
-}
-_USER_COLUMNS = {
-    "_target": ("TargetUserName", "TargetDomainName"),
-    "_subject": ("SubjectUserName", "SubjectDomainName"),
-    "_user": ("User", None),
-}
-_SEP = "\x1f"
-
-
-def with_normalised(raw: pl.DataFrame) -> pl.DataFrame:
-    """``raw`` plus normalised host (``_host``, ``_ws`` ...) and user columns (pure)."""
-    hosts = (
-        pl.concat([raw.select(pl.col(c).alias("k")) for c in _HOST_COLUMNS.values()])
-        .unique()
-        .drop_nulls()
-        .with_columns(host_expr(pl.col("k")).alias("v"))
-    )
-    exprs = [
-        pl.col(c).replace_strict(hosts["k"], hosts["v"], default=None).alias(name)
-        for name, c in _HOST_COLUMNS.items()
-    ]
-    keys, pairs = [], []
-    for name, (user, domain) in _USER_COLUMNS.items():
-        dom = pl.col(domain) if domain else pl.lit("")
-        key = pl.concat_str([pl.col(user), dom.fill_null("")], separator=_SEP)
-        keys.append(key.alias(name))
-        pairs.append(raw.select(key.alias("k"), pl.col(user).alias("u"), dom.alias("d")))
-    users = (
-        pl.concat(pairs, how="vertical_relaxed")
-        .unique("k")
-        .drop_nulls("k")
-        .with_columns(user_expr(pl.col("u"), pl.col("d")).alias("v"))
-    )
-    out = raw.with_columns(*exprs, *keys)
-    return out.with_columns(
-        pl.col(name).replace_strict(users["k"], users["v"], default=None) for name in _USER_COLUMNS
-    )
 
 
 def _concat_present(
@@ -357,7 +193,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     subject = pl.col("_subject")
     status_ok = hex_expr(pl.col("Status")).fill_null("0x0") == "0x0"
     common = {
-        "time": _time(),
+        "time": time_expr(),
         "source": pl.col("source"),
         "event_code": eid,
         "record": pl.col("record"),
@@ -367,8 +203,8 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_user=target,
         src_host=_remote_src(pl.col("_ws"), ip, dst),
         dst_host=dst,
-        auth_type=_auth_type(pl.col("AuthenticationPackageName"), pl.col("LmPackageName")),
-        logon_type=_logon_type(pl.col("LogonType")),
+        auth_type=auth_type_expr(pl.col("AuthenticationPackageName"), pl.col("LmPackageName")),
+        logon_type=logon_type_expr(pl.col("LogonType")),
         orientation=pl.when(eid == 4634).then(pl.lit("LogOff")).otherwise(pl.lit("LogOn")),
         success=eid != 4625,
         logon_id=hex_expr(pl.col("TargetLogonId")),
@@ -389,9 +225,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         src_ip=ip,
         **common,
     )
-    svc = _clean(pl.col("ServiceName"))
+    svc = clean_expr(pl.col("ServiceName"))
     realm = pl.coalesce(
-        _clean(pl.col("TargetDomainName")), svc.str.split("/").list.get(1, null_on_oob=True)
+        clean_expr(pl.col("TargetDomainName")), svc.str.split("/").list.get(1, null_on_oob=True)
     )
     svc_host = pl.when(svc.str.ends_with("$")).then(host_expr(svc.str.strip_suffix("$")))
     kerberos = lazy.filter(eid.is_in([4768, 4769, 4771])).select(
@@ -412,7 +248,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_user=user_expr(pl.col("TargetUserName")),
         src_host=pl.coalesce(pl.col("_wks"), dst),
         dst_host=dst,
-        auth_type=pl.coalesce(_clean(pl.col("PackageName")), pl.lit("NTLM")),
+        auth_type=pl.coalesce(clean_expr(pl.col("PackageName")), pl.lit("NTLM")),
         logon_type=pl.lit("?"),
         orientation=pl.lit("AuthMap"),
         success=status_ok,
@@ -447,49 +283,52 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     lazy = raw.lazy()
     host = pl.col("_host")
     subject = pl.col("_subject")
-    common = {"time": _time(), "host": host, "event_code": eid, "source": pl.col("source")}
+    common = {"time": time_expr(), "host": host, "event_code": eid, "source": pl.col("source")}
     common["record"] = pl.col("record")
     parts = [
         lazy.filter(eid == 4688).select(
             user=subject,
             kind=pl.lit("process"),
-            image=_clean(pl.col("NewProcessName")),
-            command_line=_clean(pl.col("CommandLine")),
-            parent_image=_clean(pl.col("ParentProcessName")),
+            image=clean_expr(pl.col("NewProcessName")),
+            command_line=clean_expr(pl.col("CommandLine")),
+            parent_image=clean_expr(pl.col("ParentProcessName")),
             logon_id=hex_expr(pl.col("SubjectLogonId")),
-            pid=_hexint(pl.col("NewProcessId")),
-            parent_pid=_hexint(pl.col("ProcessId")),
+            pid=hexint_expr(pl.col("NewProcessId")),
+            parent_pid=hexint_expr(pl.col("ProcessId")),
             **common,
         ),
         lazy.filter(eid == 1).select(
             user=pl.col("_user"),
             kind=pl.lit("process"),
-            image=_clean(pl.col("Image")),
-            command_line=_clean(pl.col("CommandLine")),
-            parent_image=_clean(pl.col("ParentImage")),
-            parent_command_line=_clean(pl.col("ParentCommandLine")),
+            image=clean_expr(pl.col("Image")),
+            command_line=clean_expr(pl.col("CommandLine")),
+            parent_image=clean_expr(pl.col("ParentImage")),
+            parent_command_line=clean_expr(pl.col("ParentCommandLine")),
             logon_id=hex_expr(pl.col("LogonId")),
-            pid=_int(pl.col("ProcessId")),
-            parent_pid=_int(pl.col("ParentProcessId")),
+            pid=int_expr(pl.col("ProcessId")),
+            parent_pid=int_expr(pl.col("ParentProcessId")),
             **common,
         ),
         lazy.filter(eid == 3).select(
             user=pl.col("_user"),
             kind=pl.lit("network"),
-            image=_clean(pl.col("Image")),
-            pid=_int(pl.col("ProcessId")),
+            image=clean_expr(pl.col("Image")),
+            pid=int_expr(pl.col("ProcessId")),
             src_host=pl.col("_srchost"),
             src_ip=ip_expr(pl.col("SourceIp")),
             dst_ip=ip_expr(pl.col("DestinationIp")),
-            dst_port=_int(pl.col("DestinationPort")),
+            dst_port=int_expr(pl.col("DestinationPort")),
             **common,
         ),
         lazy.filter(eid.is_in([5140, 5145])).select(
             user=subject,
             kind=pl.lit("share"),
-            share_name=_clean(pl.col("ShareName")).str.split("\\").list.last().str.to_uppercase(),
-            relative_target=_clean(pl.col("RelativeTargetName")),
-            access_mask=_hexint(pl.col("AccessMask")),
+            share_name=clean_expr(pl.col("ShareName"))
+            .str.split("\\")
+            .list.last()
+            .str.to_uppercase(),
+            relative_target=clean_expr(pl.col("RelativeTargetName")),
+            access_mask=hexint_expr(pl.col("AccessMask")),
             logon_id=hex_expr(pl.col("SubjectLogonId")),
             src_host=_remote_src(pl.lit(None, dtype=pl.String), ip_expr(pl.col("IpAddress")), host),
             src_ip=ip_expr(pl.col("IpAddress")),
@@ -497,8 +336,8 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         ),
         lazy.filter(eid == 7045).select(
             kind=pl.lit("service"),
-            service_name=_clean(pl.col("ServiceName")),
-            service_image=_clean(pl.col("ImagePath")),
+            service_name=clean_expr(pl.col("ServiceName")),
+            service_image=clean_expr(pl.col("ImagePath")),
             **common,
         ),
         lazy.filter(eid == 4672).select(
