@@ -16,6 +16,13 @@ from typing import Any
 from ingest.win_xml import XmlEventError, XmlLine, parse_xml_record
 
 EVTX_MAGIC = b"ElfFile\x00"
+EVTX_HEADER = 4096
+
+
+class EvtxRecordError(XmlEventError):
+    """An EVTX record (or the rest of the file) cannot be decoded."""
+
+    reason = "unreadable evtx record"
 
 
 def is_evtx(path: str | Path) -> bool:
@@ -106,8 +113,18 @@ def iter_evtx_xml(path: str | Path) -> Iterator[tuple[int, str | None, Exception
         log.__enter__()
     except Exception as exc:  # python-evtx raises assorted errors on bad headers
         raise XmlEventError(f"{path}: not a readable EVTX file: {exc}") from None
+    n = 0
     try:
-        for n, rec in enumerate(log.records(), 1):
+        records = log.records()
+        while True:
+            try:
+                rec = next(records)
+            except StopIteration:
+                break
+            except Exception as exc:  # a corrupt chunk ends the readable part
+                yield n + 1, None, exc
+                break
+            n += 1
             try:
                 try:
                     text = renderer.render(rec.root())
@@ -119,6 +136,8 @@ def iter_evtx_xml(path: str | Path) -> Iterator[tuple[int, str | None, Exception
             yield n, text, None
     finally:
         log.__exit__(None, None, None)
+    if n == 0 and Path(path).stat().st_size > EVTX_HEADER:
+        yield 0, None, EvtxRecordError("no readable records (truncated or corrupt EVTX file)")
 
 
 def iter_evtx_events(path: str | Path, *, source: str | None = None) -> Iterator[XmlLine]:
@@ -134,7 +153,7 @@ def iter_evtx_events(path: str | Path, *, source: str | None = None) -> Iterator
     name = source or Path(path).name
     for n, text, err in iter_evtx_xml(path):
         if text is None:
-            yield XmlLine(None, XmlEventError(f"{name}#{n}: unreadable EVTX record: {err}"), n)
+            yield XmlLine(None, EvtxRecordError(f"{name}#{n}: unreadable EVTX record: {err}"), n)
             continue
         try:
             yield XmlLine(parse_xml_record(text, source=name), None, n)

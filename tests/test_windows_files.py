@@ -144,3 +144,21 @@ def test_folder_read_counts(evtx_records: dict, rendered: Path) -> None:
     assert data.events == 2 * n == 2 * 959
     assert data.by_event_id[5145] == 2 * (869 + 22 + 5)
     assert data.skipped == {"unsupported event id": 2 * 8}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_evtx_is_reported_not_fatal(tmp_path: Path, damage: str) -> None:
+    import random
+
+    data = bytearray((EVTX_DIR / "LM_WMI_4624_4688_TargetHost.evtx").read_bytes())
+    if damage == "truncate":
+        data = data[:40_000]
+    else:
+        rng = random.Random(1)
+        for _ in range(200):
+            data[4096 + 512 + rng.randrange(60_000)] = rng.randrange(256)
+    bad = tmp_path / "bad.evtx"
+    bad.write_bytes(bytes(data))
+    result = read_windows([bad, EVTX_DIR / "LM_Remote_Service02_7045.evtx"])
+    assert result.skipped.get("unreadable evtx record", 0) >= 1
+    assert result.process.height == 3  # the intact file is still read
