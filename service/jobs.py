@@ -73,16 +73,16 @@ class JobContext:
         return self._rules
 
 
-def window_rule_hits(ctx: JobContext, store: Any, window: int) -> list[dict[str, Any]]:
-    """Rule hits on the auth (and, for Windows data, process) events of one window."""
+def window_rule_hits(ctx: JobContext, store: Any, windows: list[int]) -> list[dict[str, Any]]:
+    """Rule hits on the auth (and, for Windows data, process) events of ``windows``."""
     import polars as pl
 
     rules = ctx.rules()
-    if not rules:
+    if not rules or not windows:
         return []
     from detections.rules import hits_to_dicts, rule_view, run_rules
 
-    auth = store.events([window]).collect()
+    auth = store.events(windows).collect()
     ws = store.window_seconds
     process = None
     folder = Path(store.path) / "process"
@@ -90,7 +90,7 @@ def window_rule_hits(ctx: JobContext, store: Any, window: int) -> list[dict[str,
     if files:
         process = (
             pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
-            .filter((pl.col("time") >= window * ws) & (pl.col("time") < (window + 1) * ws))
+            .filter((pl.col("time") // ws).is_in(list(windows)))
             .collect()
         )
     if auth.height == 0 and (process is None or process.height == 0):
@@ -98,18 +98,20 @@ def window_rule_hits(ctx: JobContext, store: Any, window: int) -> list[dict[str,
     return hits_to_dicts(run_rules(rules, rule_view(auth, process)))
 
 
-def score_window(ctx: JobContext, data_dir: Path, window: int) -> list[AlertRecord]:
-    """Alerts of one window: every detector's scores, SHAP/explanations of the hot
-    edges, and rule hits. Pure with respect to the database."""
+def score_windows(ctx: JobContext, data_dir: Path, windows: list[int]) -> list[AlertRecord]:
+    """Alerts of some windows: every detector's scores, explanations (SHAP for XGBoost)
+    of the edges above threshold, and rule hits. Reads the data directory only."""
     from ingest.graphs import GraphStore
 
     store = GraphStore(data_dir)
-    if window not in set(store.windows):
+    present = set(store.windows)
+    windows = sorted(int(w) for w in windows if int(w) in present)
+    if not windows:
         return []
     scores: dict[str, Any] = {}
     explanations: dict[tuple[int, str, str], list[Any]] = {}
     for name, detector in sorted(ctx.detectors().items()):
-        frame = detector.score(store, [window])
+        frame = detector.score(store, windows)
         scores[name] = frame
         threshold = ctx.thresholds.get(name, 1.0)
         hot = frame.filter(frame["score"] >= threshold)
@@ -124,11 +126,16 @@ def score_window(ctx: JobContext, data_dir: Path, window: int) -> list[AlertReco
         scores=scores,
         thresholds=thresholds,
         window_seconds=store.window_seconds,
-        edges=store.edges(windows=[window]),
-        users=edge_users(store.events([window]), store.window_seconds),
+        edges=store.edges(windows=windows),
+        users=edge_users(store.events(windows), store.window_seconds),
         explanations=explanations,
-        rule_hits=window_rule_hits(ctx, store, window),
+        rule_hits=window_rule_hits(ctx, store, windows),
     )
+
+
+def score_window(ctx: JobContext, data_dir: Path, window: int) -> list[AlertRecord]:
+    """Alerts of one window (see :func:`score_windows`)."""
+    return score_windows(ctx, data_dir, [window])
 
 
 def store_alerts(

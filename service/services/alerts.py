@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, or_, select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from detections.models_sql import Alert, AlertHistory, AlertRuleHit, AlertScore
 from service.services.errors import InvalidInput, NotFound
@@ -165,7 +165,7 @@ def get_alert(*, session: Session, alert_id: int) -> Alert:
         .options(
             selectinload(Alert.rule_hits),
             selectinload(Alert.history),
-            selectinload(Alert.campaign),
+            joinedload(Alert.campaign),
         )
     )
     if alert is None:
