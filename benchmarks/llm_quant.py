@@ -41,7 +41,11 @@ def evaluate(model, tok, device: str, quant: str, facts, new_tokens: int, ref) -
     quant_s = time.perf_counter() - t
     runner = HFRunner(model, tok, device, SYSTEM_PROMPT, compile=False)
     builder = PromptBuilder()
-    prompts = [runner.encode(builder.messages(f)) for f in facts]
+    prefixes = [builder.answer_prefix(f) for f in facts]  # as the Summarizer primes answers
+    prompts = [
+        runner.encode(builder.messages(f)) + tok.encode(p, add_special_tokens=False)
+        for f, p in zip(facts, prefixes, strict=True)
+    ]
     dec = Decoding(max_new_tokens=new_tokens)
     runner.generate_batch(prompts[:2], Decoding(max_new_tokens=2))  # warm-up
 
@@ -59,7 +63,8 @@ def evaluate(model, tok, device: str, quant: str, facts, new_tokens: int, ref) -
     batch_tps = sum(o.completion_tokens for o in outs) / batch_s
 
     texts, ok, codes = [], [], []
-    for f, o in zip(facts, outs, strict=True):
+    for f, o, p in zip(facts, outs, prefixes, strict=True):
+        o.text = f"{p} {o.text.lstrip()}" if p else o.text
         fmt = normalize_summary(o.text, truncated=o.truncated)
         rep = GroundingCheck(f).check(fmt.text)
         texts.append(o.text)
@@ -69,9 +74,14 @@ def evaluate(model, tok, device: str, quant: str, facts, new_tokens: int, ref) -
     retry_ok = 0
     if retry_idx:
         strict = Decoding(max_new_tokens=new_tokens, strict=True)
-        rprompts = [runner.encode(builder.strict_messages(facts[i], codes[i])) for i in retry_idx]
+        rprompts = [
+            runner.encode(builder.strict_messages(facts[i], codes[i]))
+            + tok.encode(prefixes[i], add_special_tokens=False)
+            for i in retry_idx
+        ]
         routs = runner.generate_batch(rprompts, strict)
         for i, o in zip(retry_idx, routs, strict=True):
+            o.text = f"{prefixes[i]} {o.text.lstrip()}" if prefixes[i] else o.text
             fmt = normalize_summary(o.text, truncated=o.truncated)
             retry_ok += int(fmt.ok and GroundingCheck(facts[i]).check(fmt.text).ok)
     n = len(facts)

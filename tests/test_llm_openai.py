@@ -22,9 +22,9 @@ pytestmark = pytest.mark.asyncio
 def grounded_answer(body: dict) -> str:
     """Answer from the fenced data, as a well-behaved model would."""
     data = body["messages"][-1]["content"]
-    user = re.search(r'user: "([^"]+)"', data).group(1)
-    src = re.search(r'source host: "([^"]+)"', data).group(1)
-    dst = re.search(r'destination hosts: "([^"]+)"', data).group(1)
+    user = re.search(r'user: "?([^"\n]+)"?\n', data).group(1)
+    src = re.search(r'source host: "?([^"\n]+)"?\n', data).group(1)
+    dst = re.search(r'destination hosts: "?([^",\n]+)', data).group(1)
     return f"User {user} moved from {src} to {dst}. The score is high and rules fired."
 
 

@@ -48,6 +48,8 @@ class LLMConfig:
         timeout_s: per-request deadline, queueing included (:class:`SummaryTimeout`).
         batch_wait_ms: how long the static batcher waits to fill a batch.
         compile: compile the decode step (static batching on CUDA only).
+        prime_answer: start the model's answer with "User <user> moved from <src> to"
+            (copied from the facts; only for plain-identifier names, in-process engine).
         openai_base_url: base URL of the OpenAI-compatible server (``.../v1``).
         openai_api_key: bearer token for that server, if it needs one.
         openai_model: model name sent to that server.
@@ -66,6 +68,7 @@ class LLMConfig:
     timeout_s: float = 120.0
     batch_wait_ms: float = 5.0
     compile: bool = True
+    prime_answer: bool = True
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str | None = None
     openai_model: str = "SmolLM2-135M-Instruct"

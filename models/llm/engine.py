@@ -30,6 +30,9 @@ class GenerationRequest:
 
     messages: list[dict[str, str]]
     decoding: Decoding = field(default_factory=Decoding)
+    #: Start of the assistant's answer (engines that support prefill continue it and
+    #: return ``answer_prefix + completion``; others ignore it).
+    answer_prefix: str = ""
 
 
 @dataclass

@@ -119,10 +119,18 @@ class TransformersEngine:
         if self.runner is None:
             raise SummarizerClosed("engine not started")
         ids = self.runner.encode(request.messages)
+        prefix = request.answer_prefix
+        if prefix:
+            ids = ids + self.runner.tokenizer.encode(prefix, add_special_tokens=False)
         if self._bridge is not None:
-            return await self._bridge.submit(ids, request.decoding)
-        assert self._collector is not None
-        return await self._collector.submit(ids, request.decoding)
+            out = await self._bridge.submit(ids, request.decoding)
+        else:
+            assert self._collector is not None
+            out = await self._collector.submit(ids, request.decoding)
+        if prefix:
+            sep = "" if out.text[:1].isspace() or not out.text else " "
+            out.text = prefix + sep + out.text
+        return out
 
     @property
     def batches(self) -> list[int]:

@@ -48,8 +48,11 @@ def normalize_summary(raw: str, truncated: bool = False) -> FormatReport:
     if _MARKUP.search(text):
         problems.append("markup, chat tokens or links in the text")
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    if truncated and sentences and not sentences[-1].rstrip().endswith((".", "!", "?")):
-        sentences = sentences[:-1]
+    cut = truncated and sentences and not sentences[-1].rstrip().endswith((".", "!", "?"))
+    if cut and len(sentences) > 1:
+        sentences = sentences[:-1]  # drop the unfinished last sentence
+    elif cut:
+        sentences = [sentences[0].rstrip(" ,;:-") + "..."]  # the only one: keep it, marked
     sentences = sentences[:MAX_SENTENCES]
     text = " ".join(s.strip() for s in sentences)
     if not text:

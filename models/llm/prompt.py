@@ -35,6 +35,19 @@ FENCE_OPEN = "<alert-data>"
 FENCE_CLOSE = "</alert-data>"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+#: Names made only of these characters are written bare (a small model copies them
+#: more faithfully than quoted strings); anything else is a quoted, escaped literal.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][\w.@$-]{0,99}(?:\\[\w.@$-]{1,100})?")
+
+
+def name(value: str) -> str:
+    """A user or host name: bare when it is a plain identifier, else :func:`quote`."""
+    return value if _SAFE_NAME.fullmatch(value) else quote(value, 200)
+
+
+def is_safe_name(value: str) -> bool:
+    """The name is a plain identifier (letters, digits, ``_.@$-`` and one backslash)."""
+    return bool(_SAFE_NAME.fullmatch(value))
 
 
 def quote(value: str, limit: int = 300) -> str:
@@ -84,10 +97,10 @@ class PromptBuilder:
         lim = self.limits
         lines = [
             FENCE_OPEN,
-            f"user: {quote(facts.user)}",
-            f"source host: {quote(facts.src_host)}",
+            f"user: {name(facts.user)}",
+            f"source host: {name(facts.src_host)}",
             "destination hosts: "
-            + ", ".join(quote(h) for h in facts.dst_hosts[: lim.max_dst_hosts]),
+            + ", ".join(name(h) for h in facts.dst_hosts[: lim.max_dst_hosts]),
             f"first seen: {format_time(facts.first_seen)}",
             f"last seen: {format_time(facts.last_seen)}",
             f"score: {facts.score:.2f} (detector {quote(facts.detector, 50)})",
@@ -108,6 +121,17 @@ class PromptBuilder:
             lines.append(f"evidence: {quote(e, lim.max_evidence_chars)}")
         lines.append(FENCE_CLOSE)
         return "\n".join(lines)
+
+    def answer_prefix(self, facts: AlertFacts) -> str:
+        """The start of the answer, copied from the facts, to prime a small model.
+
+        ``"User alice@corp moved from WS01 to"``: the model continues with the
+        destination, the time and the reasons. Empty when a name is not a plain
+        identifier (log-derived text never goes outside the fence unescaped).
+        """
+        if not (is_safe_name(facts.user) and is_safe_name(facts.src_host)):
+            return ""
+        return f"User {facts.user} moved from {facts.src_host} to"
 
     def messages(self, facts: AlertFacts) -> list[dict[str, str]]:
         """Chat messages (system + user) for ``facts``."""

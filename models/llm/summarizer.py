@@ -134,7 +134,8 @@ class Summarizer:
                 messages = self.builder.strict_messages(facts, codes)
                 decoding = Decoding(max_new_tokens=self.config.max_new_tokens, strict=True)
             try:
-                out = await self.engine.generate(GenerationRequest(messages, decoding))
+                prefix = self.builder.answer_prefix(facts) if self.config.prime_answer else ""
+                out = await self.engine.generate(GenerationRequest(messages, decoding, prefix))
             except EngineError as exc:
                 if not self.fallback_on_engine_error:
                     raise
