@@ -41,9 +41,9 @@ def _to_events(chunk: pl.DataFrame, window_seconds: int) -> pl.DataFrame:
     else:
         base = conform(chunk).collect()
     label = (
-        chunk["label"].cast(pl.Boolean)
+        pl.lit(chunk["label"]).cast(pl.Boolean)
         if "label" in names
-        else pl.Series("label", [None] * chunk.height, dtype=pl.Boolean)
+        else pl.lit(None, dtype=pl.Boolean)
     )
     return base.with_columns(
         (pl.col("time") // window_seconds).alias("window"), label.alias("label")
@@ -194,9 +194,14 @@ class DatasetWriter:
             self._pending = None
             return
         combined = chunk if self._pending is None else pl.concat([self._pending, chunk])
-        top = combined["window"].max()
-        ready = combined.filter(pl.col("window") < top)
-        self._pending = combined.filter(pl.col("window") == top)
+        windows = combined["window"]
+        top = windows.max()
+        if windows.is_sorted():  # the usual case: the open window is a tail slice (no copy)
+            cut = int(windows.search_sorted(top, side="left"))
+            ready, self._pending = combined.slice(0, cut), combined.slice(cut)
+        else:
+            ready = combined.filter(pl.col("window") < top)
+            self._pending = combined.filter(pl.col("window") == top)
         if ready.height:
             self._write_edges(ready)
 
