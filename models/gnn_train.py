@@ -282,7 +282,8 @@ def train(
     """Train on ``train_windows`` (a subset of ``batches``' windows) with negative sampling.
 
     Returns:
-        ``{"loss": [per-epoch mean loss], "seconds": float, "windows": int}``
+        ``{"loss": [per-epoch mean loss], "seconds": total, "prepare_seconds": history
+        pass, "windows": int}``
     """
     targets = set(int(w) for w in train_windows)
     warm = cfg.warmup(window_seconds)
@@ -299,6 +300,7 @@ def train(
         scored = i >= warm and batch.window in targets and batch.size > 0
         items.append(_prepare(run, batch, scored, cfg, rng))
     del run
+    prepare_s = time.perf_counter() - t0
     for epoch in range(cfg.epochs):
         h = model.initial_state(num_nodes, device)
         pending: list[Tensor] = []
@@ -319,7 +321,12 @@ def train(
         losses.append(float(np.mean(step_losses)) if step_losses else float("nan"))
         if log is not None:
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {losses[-1]:.4f}")
-    return {"loss": losses, "seconds": time.perf_counter() - t0, "windows": len(targets)}
+    return {
+        "loss": losses,
+        "seconds": time.perf_counter() - t0,
+        "prepare_seconds": prepare_s,
+        "windows": len(targets),
+    }
 
 
 def _prepare(
