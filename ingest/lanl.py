@@ -431,8 +431,15 @@ def ingest_lanl(
     write_events: bool = True,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: Callable[[int], None] | None = None,
+    engine: str = "auto",
 ) -> IngestResult:
     """Read a LANL auth source (and red-team file) into a data directory.
+
+    ``engine``: ``"fast"`` is the one-pass numba kernel (:mod:`ingest.lanl_fast`;
+    edges, nodes and meta only, so it needs ``write_events=False``), ``"polars"``
+    the Polars reader + :class:`~ingest.graphs.DatasetWriter`, ``"auto"`` the fast
+    engine when events are not written and numba imports, else Polars. Both give
+    the same edges, nodes, counts, labels and bad-line report.
 
     ``events`` counts valid auth events inside ``[start, end)`` (those written);
     ``labeled_events`` counts red-team lines matched to at least one of them.
@@ -452,6 +459,32 @@ def ingest_lanl(
             rt = rt.filter(pl.col("time") >= start)
         if end is not None:
             rt = rt.filter(pl.col("time") < end)
+    if engine not in ("auto", "fast", "polars"):
+        raise ValueError(f"engine must be auto, fast or polars, got {engine!r}")
+    if engine == "fast" and write_events:
+        raise ValueError("engine 'fast' writes no events: use write_events=False")
+    fast = engine == "fast" or (engine == "auto" and not write_events and _numba_ok())
+    if fast:
+        from ingest.lanl_fast import UnsortedInput
+
+        try:
+            return _ingest_fast(
+                auth,
+                out,
+                rt=rt,
+                rt_bad=rt_bad,
+                window_seconds=window_seconds,
+                start=start,
+                end=end,
+                user_aware=user_aware,
+                nodes_from=nodes_from,
+                chunk_bytes=chunk_bytes,
+                progress=progress,
+                t0=t0,
+                on_unsorted="restart" if engine == "fast" else "raise",
+            )
+        except UnsortedInput:  # auto: unsorted input goes the Polars way
+            pass
     matched: set[int] = set()
     with DatasetWriter(
         out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=write_events
@@ -488,5 +521,58 @@ def ingest_lanl(
         bad=bad,
         redteam_bad=rt_bad,
         unmatched_redteam=unmatched,
+        meta=meta,
+    )
+
+
+def _numba_ok() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _unmatched(rt: pl.DataFrame | None, matched: set[int]) -> pl.DataFrame:
+    if rt is None:
+        return pl.DataFrame()
+    return rt.filter(~pl.col("rt_id").is_in(sorted(matched))).drop("rt_id")
+
+
+def _ingest_fast(
+    auth: str | Path,
+    out: str | Path,
+    *,
+    rt: pl.DataFrame | None,
+    rt_bad: BadLines,
+    user_aware: bool,
+    t0: float,
+    **kw: object,
+) -> IngestResult:
+    from time import perf_counter
+
+    from ingest.lanl_fast import ingest_lanl_fast
+
+    def counts(bad: BadLines, matched: set[int]) -> dict:
+        return {
+            "bad_lines": bad.count,
+            "bad_line_reasons": bad.reasons,
+            "labeled_events": len(matched),
+            "redteam_lines": 0 if rt is None else rt.height,
+            "user_aware": user_aware,
+        }
+
+    res = ingest_lanl_fast(auth, out, rt=rt, user_aware=user_aware, extra_counts=counts, **kw)
+    meta = res.meta
+    return IngestResult(
+        events=meta["events"],
+        bad_lines=res.bad.count,
+        windows=meta["windows"],
+        edges=meta["edges"],
+        labeled_events=len(res.matched),
+        seconds=perf_counter() - t0,
+        bad=res.bad,
+        redteam_bad=rt_bad,
+        unmatched_redteam=_unmatched(rt, res.matched),
         meta=meta,
     )

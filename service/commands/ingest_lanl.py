@@ -45,6 +45,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         no_events: bool = typer.Option(
             False, "--no-events", help="Skip events/ (edges only; faster; needs sorted input)."
         ),
+        engine: str = typer.Option(
+            "auto",
+            "--engine",
+            help="auto (numba kernel with --no-events on sorted input, else polars), fast, polars.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary last."),
     ) -> None:
         """Read the LANL auth log into windowed edge tables (events, edges, node index)."""
@@ -55,6 +60,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             window_seconds = parse_window(window)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--window") from None
+        if engine not in ("auto", "fast", "polars"):
+            raise typer.BadParameter("must be auto, fast or polars", param_hint="--engine")
+        if engine == "fast" and not no_events:
+            raise typer.BadParameter(
+                "fast writes no events: add --no-events", param_hint="--engine"
+            )
         if start is not None and end is not None and end <= start:
             raise typer.BadParameter("--end must be greater than --start", param_hint="--end")
         try:
@@ -73,6 +84,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             user_aware=user_aware,
             nodes_from=nodes,
             write_events=not no_events,
+            engine=engine,
         )
         try:
             if as_json or total < 64 << 20:
