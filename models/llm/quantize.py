@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Measured default per device type (fastest within 1% entity fidelity of full precision).
-DEFAULT_QUANTIZATION = {"cpu": "int8", "cuda": "none"}
+DEFAULT_QUANTIZATION = {"cpu": "none", "cuda": "int8"}
 
 
 def default_quantization(device: str) -> str:
