@@ -71,7 +71,11 @@ def open_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.settings import Settings
 
@@ -54,6 +55,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
         return JSONResponse(
             {"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _db_busy(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "database busy: no free connection"},
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
 

@@ -69,7 +69,9 @@ class DatabaseSettings(_Section):
         default="sqlite:///hopwatch.db",
         description="SQLAlchemy URL: sqlite:///path.db (WAL) or postgresql://user@host/db",
     )
-    pool_size: int = Field(default=10, ge=1, le=200, description="connections per process (PG)")
+    pool_size: int = Field(
+        default=20, ge=1, le=200, description="connections per process (+ as many overflow)"
+    )
 
     @field_validator("url")
     @classmethod
