@@ -256,7 +256,7 @@ def main() -> None:
                 wall,
                 toks,
                 len(prompts),
-                "TransformersEngine, 64 concurrent generate()",
+                f"TransformersEngine, {len(prompts)} concurrent generate()",
             )
         )
         print(rows[-1], flush=True)
