@@ -66,25 +66,25 @@ class _Strings:
     """One interning table: open-addressing ``tab`` plus per-id offset/length/hash."""
 
     count_slot: int
-    tab: np.ndarray = field(default_factory=lambda: np.full(1 << 12, -1, np.int64))
+    tab: np.ndarray = field(default_factory=lambda: np.full((1 << 12, 4), -1, np.int64))
     offs: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
     lens: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
-    hashes: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
     names: list[str] = field(default_factory=list)  # decoded, ids 0..len-1
     _series: pl.Series | None = None
 
     def grow(self, n: int) -> None:
         size = 2 * len(self.offs)
-        for name in ("offs", "lens", "hashes"):
+        for name in ("offs", "lens"):
             old = getattr(self, name)
             new = np.zeros(size, np.int64)
             new[: len(old)] = old
             setattr(self, name, new)
-        self.tab = np.full(2 * size, -1, np.int64)
-        K.rehash_strings(self.tab, self.hashes, n)
+        tab = np.full((2 * size, 4), -1, np.int64)
+        K.rehash_strings(tab, self.tab)
+        self.tab = tab
 
     def args(self) -> tuple[np.ndarray, ...]:
-        return self.tab, self.offs, self.lens, self.hashes
+        return self.tab, self.offs, self.lens
 
     def text(self, store: np.ndarray, k: int) -> str:
         o, n = int(self.offs[k]), int(self.lens[k])
@@ -93,7 +93,16 @@ class _Strings:
     def series(self, store: np.ndarray, n: int) -> pl.Series:
         """Decoded strings of ids ``0..n-1`` as a Series (cached, extended on demand)."""
         if len(self.names) < n or self._series is None:
-            self.names.extend(self.text(store, k) for k in range(len(self.names), n))
+            lo = len(self.names)
+            offs, lens = self.offs[lo:n].copy(), self.lens[lo:n].copy()
+            if len(offs):
+                base = int(offs.min())
+                raw = store[base : int((offs + lens).max())].tobytes()
+                rel = (offs - base).tolist()
+                self.names.extend(
+                    raw[o : o + m].decode("utf-8", "replace")
+                    for o, m in zip(rel, lens.tolist(), strict=True)
+                )
             self._series = pl.Series(self.names, dtype=pl.String)
         return self._series
 
@@ -108,116 +117,162 @@ class FastResult:
     restarted: bool
 
 
+@dataclass
+class _Parsed:
+    """One parsed chunk: kept events and what the driver needs to know about it."""
+
+    chunk: Chunk
+    done: int  # raw bytes of earlier files (progress)
+    n_kept: int
+    ev: tuple[np.ndarray, ...]  # time, src_user, src_host, dst_host, mix
+    n_hosts: int
+    n_valid: int
+    lo: int
+    hi: int
+    is_sorted: bool
+    bad_counts: list[int]
+    bad_rows: list[int]
+    bad_reasons: list[int]
+
+
 class _Engine:
-    """Tables and counters of one pass over the input."""
+    """Tables and counters of one pass over the input (parse and aggregate stages)."""
 
     def __init__(self, params: np.ndarray, rt_times: np.ndarray) -> None:
         self.params = params
-        self.state = np.zeros(K.STATE_SIZE, np.int64)
+        self.st1 = np.zeros(K.STATE_SIZE, np.int64)  # parse stage
+        self.st2 = np.zeros(K.STATE_SIZE, np.int64)  # aggregate stage
+        self.st2[K.S_WMAX] = -1
         self.store = np.empty(1 << 20, np.uint8)
         self.users = _Strings(K.S_NUSERS)
         self.hosts = _Strings(K.S_NHOSTS)
-        self.cats = _Strings(K.S_NCATS)
         self.e_tab = np.full(1 << 16, -1, np.int64)
-        self.e_win = np.zeros(1 << 15, np.int64)
-        self.e_src = np.zeros(1 << 15, np.int64)
-        self.e_dst = np.zeros(1 << 15, np.int64)
         self.acc = np.zeros((1 << 15, K.N_ACC), np.int64)
         self.uset = np.full(1 << 16, -1, np.int64)
         self.rt_times = rt_times
         self.cand = np.zeros((1 << 10, 5), np.int64)
-        self.bad_rows = np.zeros(1 << 16, np.int64)
-        self.bad_reasons = np.zeros(1 << 16, np.int64)
-        self.w_success = np.frombuffer(b"Success", np.uint8)
-        self.w_fail = np.frombuffer(b"Fail", np.uint8)
-        for name in _CATEGORIES:  # fixed ids 0..12 for the mix columns
-            raw = np.frombuffer(name.encode(), np.uint8)
-            c = self.cats
-            K.intern(
-                raw, 0, len(raw), c.tab, c.offs, c.lens, c.hashes, self.store, self.state, K.S_NCATS
-            )
+        self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
+        self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
+        names = [*_CATEGORIES, "Success", "Fail"]
+        self.words = np.frombuffer("".join(names).encode(), np.uint8)
+        self.woff = np.cumsum([0, *(len(w) for w in names)]).astype(np.int64)
 
-    def _grow(self, status: int) -> None:
-        s = self.state
+    # -- parse stage (may run on a worker thread) -----------------------------------------
+    def _grow_parse(self, status: int) -> None:
+        s = self.st1
         if status == K.GROW_USERS:
             self.users.grow(int(s[K.S_NUSERS]))
         elif status == K.GROW_HOSTS:
             self.hosts.grow(int(s[K.S_NHOSTS]))
-        elif status == K.GROW_CATS:
-            self.cats.grow(int(s[K.S_NCATS]))
         elif status == K.GROW_STORE:
             new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
             new[: s[K.S_STORE]] = self.store[: s[K.S_STORE]]
             self.store = new
-        elif status == K.GROW_EDGES:
-            n = int(s[K.S_NEDGES])
-            size = 2 * len(self.e_win)
-            for name in ("e_win", "e_src", "e_dst"):
-                new = np.zeros(size, np.int64)
-                new[:n] = getattr(self, name)[:n]
-                setattr(self, name, new)
-            acc = np.zeros((size, K.N_ACC), np.int64)
-            acc[:n] = self.acc[:n]
-            self.acc = acc
-            self.e_tab = np.full(2 * size, -1, np.int64)
-            K.rehash_edges(self.e_tab, self.e_win, self.e_src, self.e_dst, n)
-        elif status == K.GROW_USET:
-            new = np.full(2 * len(self.uset), -1, np.int64)
-            K.rehash_keys(new, self.uset)
-            self.uset = new
-        elif status == K.GROW_CAND:
-            self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
         else:  # pragma: no cover - the kernel returns only the codes above
-            raise RuntimeError(f"unknown kernel status {status}")
+            raise RuntimeError(f"unknown parse status {status}")
 
-    def scan(self, data: bytes) -> None:
-        """Run the kernel over one chunk (resuming after each table growth)."""
-        s = self.state
-        s[K.S_POS] = s[K.S_ROW] = s[K.S_NVALID] = s[K.S_NCAND] = s[K.S_NBADEX] = 0
+    def parse(self, chunk: Chunk, done: int) -> _Parsed:
+        """Run the parse kernel over one chunk (resuming after each table growth)."""
+        s = self.st1
+        s[K.S_POS] = s[K.S_ROW] = s[K.S_NVALID] = s[K.S_NBADEX] = s[K.S_NKEPT] = 0
         s[K.S_SORTED] = 1
         s[K.S_BAD : K.S_BAD + len(REASONS)] = 0
+        data = chunk.data
         buf = np.frombuffer(data, np.uint8)
+        n = data.count(b"\n") + 1
+        ev = (
+            np.empty(n, np.int64),
+            np.empty(n, np.int32),
+            np.empty(n, np.int32),
+            np.empty(n, np.int32),
+            np.empty(n, np.int16),
+        )
         while True:
-            status = K.scan(
+            status = K.parse(
                 buf,
                 self.params,
                 s,
                 self.store,
                 *self.users.args(),
                 *self.hosts.args(),
-                *self.cats.args(),
+                self.words,
+                self.woff,
+                *ev,
+                self.bad_rows,
+                self.bad_reasons,
+            )
+            if status == K.DONE:
+                break
+            self._grow_parse(status)
+        nb = int(s[K.S_NBADEX])
+        return _Parsed(
+            chunk=chunk,
+            done=done,
+            n_kept=int(s[K.S_NKEPT]),
+            ev=ev,
+            n_hosts=int(s[K.S_NHOSTS]),
+            n_valid=int(s[K.S_NVALID]),
+            lo=int(s[K.S_LO]),
+            hi=int(s[K.S_HI]),
+            is_sorted=bool(s[K.S_SORTED]),
+            bad_counts=s[K.S_BAD : K.S_BAD + len(REASONS)].tolist(),
+            bad_rows=self.bad_rows[:nb].tolist(),
+            bad_reasons=self.bad_reasons[:nb].tolist(),
+        )
+
+    # -- aggregate stage (driver thread) --------------------------------------------------
+    def _grow_aggregate(self, status: int) -> None:
+        if status == K.GROW_EDGES:
+            n = int(self.st2[K.S_NEDGES])
+            size = 4 * self.acc.shape[0]
+            acc = np.empty((size, K.N_ACC), np.int64)
+            acc[:n] = self.acc[:n]
+            self.acc = acc
+            self.e_tab = np.full(2 * size, -1, np.int64)
+            K.rehash_edges(self.e_tab, self.acc, n)
+        elif status == K.GROW_USET:
+            new = np.full(4 * len(self.uset), -1, np.int64)
+            K.rehash_keys(new, self.uset)
+            self.uset = new
+        elif status == K.GROW_CAND:
+            self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
+        else:  # pragma: no cover - the kernel returns only the codes above
+            raise RuntimeError(f"unknown aggregate status {status}")
+
+    def aggregate(self, p: _Parsed) -> None:
+        """Add a parsed chunk's kept events to the edge counters."""
+        s = self.st2
+        s[K.S_POS] = s[K.S_NCAND] = 0
+        s[K.S_NKEPT] = p.n_kept
+        while True:
+            status = K.aggregate(
+                self.params,
+                s,
+                *p.ev,
                 self.e_tab,
-                self.e_win,
-                self.e_src,
-                self.e_dst,
                 self.acc,
                 self.uset,
                 self.rt_times,
                 self.cand,
-                self.bad_rows,
-                self.bad_reasons,
-                self.w_success,
-                self.w_fail,
             )
             if status == K.DONE:
                 return
             if status == K.UNSORTED:
                 raise UnsortedInput
-            self._grow(status)
+            self._grow_aggregate(status)
 
-    def take(self, keep_mask: np.ndarray) -> pl.DataFrame:
+    def take(self, keep_mask: np.ndarray, n_hosts: int) -> pl.DataFrame:
         """Edge rows of the slots not in ``keep_mask``; the kept slots are compacted."""
-        n = int(self.state[K.S_NEDGES])
-        out = ~keep_mask
-        idx = np.flatnonzero(out)
-        hosts = self.hosts.series(self.store, int(self.state[K.S_NHOSTS]))
+        n = int(self.st2[K.S_NEDGES])
+        idx = np.flatnonzero(~keep_mask)
+        hosts = self.hosts.series(self.store, n_hosts)
         acc = self.acc[idx]
         frame = pl.DataFrame(
             {
-                "window": self.e_win[idx],
-                "src_host": hosts.gather(self.e_src[idx]),
-                "dst_host": hosts.gather(self.e_dst[idx]),
-                **{c: acc[:, j] for j, c in enumerate(_ACC_COLUMNS)},
+                "window": acc[:, K.A_WIN],
+                "src_host": hosts.gather(acc[:, K.A_SRC]),
+                "dst_host": hosts.gather(acc[:, K.A_DST]),
+                **{c: acc[:, K.A_COUNT + j] for j, c in enumerate(_ACC_COLUMNS)},
             }
         )
         frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(
@@ -226,40 +281,43 @@ class _Engine:
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
-            self.state[K.S_NEDGES] = self.state[K.S_NUSET] = 0
+            self.st2[K.S_NEDGES] = self.st2[K.S_NUSET] = 0
         else:
-            m, nu = K.compact(
-                keep_mask, self.e_tab, self.e_win, self.e_src, self.e_dst, self.acc, self.uset
-            )
-            self.state[K.S_NEDGES], self.state[K.S_NUSET] = m, nu
-        return frame.sort("window", "src_host", "dst_host")
+            m, nu = K.compact(keep_mask, self.e_tab, self.acc, self.uset)
+            self.st2[K.S_NEDGES], self.st2[K.S_NUSET] = m, nu
+        return frame.sort("window")
 
 
-def _prefetched(file: Path, chunk_bytes: int) -> Iterator[Chunk]:
-    """Chunks of one file, reading the next one on a thread while the caller works."""
-    chunks = iter_chunks(file, chunk_bytes)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(next, chunks, None)
-        while True:
-            chunk = future.result()
-            if chunk is None:
-                return
+def _chunks(auth: str | Path, chunk_bytes: int) -> Iterator[tuple[Chunk, int]]:
+    """(chunk, raw bytes of earlier files) of every file, reading ahead on a thread."""
+    done = 0
+    for file in auth_files(auth):
+        chunks = iter_chunks(file, chunk_bytes)
+        with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(next, chunks, None)
-            yield chunk
+            while True:
+                chunk = future.result()
+                if chunk is None:
+                    break
+                future = pool.submit(next, chunks, None)
+                yield chunk, done
+        done += file.stat().st_size
 
 
-def _label(eng: _Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -> tuple[int, int]:
+def _label(
+    eng: _Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int], n_hosts: int
+) -> tuple[int, int]:
     """Match this chunk's candidates to red-team lines; bump ``n_labeled``.
 
     Returns (labelled events, their first time or -1).
     """
-    nc = int(eng.state[K.S_NCAND])
+    nc = int(eng.st2[K.S_NCAND])
     if nc == 0:
         return 0, -1
     cand = eng.cand[:nc]
     store = eng.store
     users = [eng.users.text(store, int(k)) for k in cand[:, 1]]
-    hosts = eng.hosts.series(store, int(eng.state[K.S_NHOSTS]))
+    hosts = eng.hosts.series(store, n_hosts)
     frame = pl.DataFrame(
         {
             "_i": np.arange(nc),
@@ -281,19 +339,57 @@ def _label(eng: _Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) 
     return len(rows), int(cand[rows, 0].min())
 
 
-def _record_bad(eng: _Engine, chunk: Chunk, bad: BadLines) -> None:
-    s = eng.state
-    for r, reason in enumerate(REASONS):
-        n = int(s[K.S_BAD + r])
+def _record_bad(p: _Parsed, bad: BadLines) -> None:
+    for reason, n in zip(REASONS, p.bad_counts, strict=True):
         if n:
             bad.add(reason, n)
     room = MAX_EXAMPLES - len(bad.examples)
-    nb = int(s[K.S_NBADEX])
-    if room > 0 and nb:
-        rows = eng.bad_rows[: min(room, nb)].tolist()
-        reasons = eng.bad_reasons[: len(rows)].tolist()
-        for r, code, text in zip(rows, reasons, _line_texts(chunk.data, rows), strict=True):
+    if room > 0 and p.bad_rows:
+        rows = p.bad_rows[:room]
+        chunk = p.chunk
+        for r, code, text in zip(rows, p.bad_reasons, _line_texts(chunk.data, rows), strict=False):
             bad.examples.append((chunk.source, chunk.first_line + r, REASONS[code], text))
+
+
+@dataclass
+class _Totals:
+    events: int = 0
+    first_time: int | None = None
+    last_time: int | None = None
+    labeled: int = 0
+    first_label: int | None = None
+
+
+def _consume(
+    eng: _Engine,
+    p: _Parsed,
+    writer,
+    tot: _Totals,
+    rt: pl.DataFrame | None,
+    user_aware: bool,
+    matched: set[int],
+    hold_all: bool,
+) -> None:
+    """Aggregate one parsed chunk, label its candidates, flush finished windows."""
+    eng.aggregate(p)
+    times = p.ev[0][: p.n_kept]
+    tot.events += p.n_kept
+    lo, hi = int(times.min()), int(times.max())
+    tot.first_time = lo if tot.first_time is None else min(tot.first_time, lo)
+    tot.last_time = hi if tot.last_time is None else max(tot.last_time, hi)
+    if rt is not None:
+        n, first = _label(eng, rt, user_aware, matched, p.n_hosts)
+        if n:
+            tot.labeled += n
+            tot.first_label = first if tot.first_label is None else min(tot.first_label, first)
+    if hold_all:
+        return
+    n = int(eng.st2[K.S_NEDGES])
+    top = int(eng.st2[K.S_WMAX])
+    keep = eng.acc[:n, K.A_WIN] >= top
+    if not keep.all():
+        writer._emit_edges(eng.take(keep, p.n_hosts))
+        eng.params[K.P_FLUSHED] = top - 1
 
 
 def _run(
@@ -308,7 +404,7 @@ def _run(
     chunk_bytes: int,
     progress: Callable[[int], None] | None,
     hold_all: bool,
-) -> tuple[BadLines, set[int], dict]:
+) -> tuple[BadLines, set[int], _Totals]:
     params = np.zeros(K.PARAMS_SIZE, np.int64)
     params[K.P_HAS_START], params[K.P_START] = start is not None, start or 0
     params[K.P_HAS_END], params[K.P_END] = end is not None, end or 0
@@ -321,55 +417,37 @@ def _run(
         K.rehash_keys(rt_times, times.astype(np.int64))
         params[K.P_NRT] = len(times)
     eng = _Engine(params, rt_times)
-    bad, matched = BadLines(), set()
-    stats = {"events": 0, "first_time": None, "last_time": None, "labeled": 0, "first_label": None}
-    sorted_so_far, last_time, done = True, None, 0
-    s = eng.state
-    for file in auth_files(auth):
-        stop = False
-        for chunk in _prefetched(file, chunk_bytes):
-            s[K.S_NKEPT] = 0
-            eng.scan(chunk.data)
-            _record_bad(eng, chunk, bad)
+    bad, matched, tot = BadLines(), set(), _Totals()
+    sorted_so_far, last_time = True, None
+    ready: _Parsed | None = None  # parsed, waiting for aggregation
+    n_hosts = 0
+    # Two stages on two threads: parse chunk i+1 while chunk i is aggregated here.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lanl-parse") as pool:
+        for chunk, done in _chunks(auth, chunk_bytes):
+            future = pool.submit(eng.parse, chunk, done)
+            if ready is not None:
+                _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
+                ready = None
+            p = future.result()
+            _record_bad(p, bad)
             if progress is not None:
-                progress(done + chunk.raw_bytes)
-            if s[K.S_NVALID] == 0:
+                progress(p.done + chunk.raw_bytes)
+            n_hosts = p.n_hosts
+            if p.n_valid == 0:
                 continue
-            lo, hi = int(s[K.S_LO]), int(s[K.S_HI])
-            if sorted_so_far and ((last_time is not None and lo < last_time) or not s[K.S_SORTED]):
+            if sorted_so_far and ((last_time is not None and p.lo < last_time) or not p.is_sorted):
                 sorted_so_far = False
-            last_time = hi if last_time is None else max(last_time, hi)
-            if end is not None and sorted_so_far and lo >= end:
-                stop = True
+            last_time = p.hi if last_time is None else max(last_time, p.hi)
+            if end is not None and sorted_so_far and p.lo >= end:
                 break
-            if s[K.S_NKEPT] == 0:
-                continue
-            stats["events"] += int(s[K.S_NKEPT])
-            klo, khi = int(s[K.S_KLO]), int(s[K.S_KHI])
-            old_lo, old_hi = stats["first_time"], stats["last_time"]
-            stats["first_time"] = klo if old_lo is None else min(old_lo, klo)
-            stats["last_time"] = khi if old_hi is None else max(old_hi, khi)
-            if rt is not None:
-                n, first = _label(eng, rt, user_aware, matched)
-                if n:
-                    stats["labeled"] += n
-                    old = stats["first_label"]
-                    stats["first_label"] = first if old is None else min(old, first)
-            if not hold_all:
-                n = int(s[K.S_NEDGES])
-                top = int(s[K.S_WMAX])
-                keep = eng.e_win[:n] >= top
-                if not keep.all():
-                    writer._emit_edges(eng.take(keep))
-                    params[K.P_FLUSHED] = top - 1
-        done += file.stat().st_size
-        if stop:
-            break
-    n = int(s[K.S_NEDGES])
+            if p.n_kept:
+                ready = p
+        if ready is not None:
+            _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
+    n = int(eng.st2[K.S_NEDGES])
     if n:
-        edges = eng.take(np.zeros(n, dtype=bool))
-        writer._emit_edges(edges)
-    return bad, matched, stats
+        writer._emit_edges(eng.take(np.zeros(n, dtype=bool), n_hosts))
+    return bad, matched, tot
 
 
 def _reset_edges(writer) -> None:
@@ -436,11 +514,11 @@ def ingest_lanl_fast(
             _reset_edges(writer)
             bad, matched, stats = _run(auth, writer, hold_all=True, **kw)
         ws = writer._stats
-        ws["events"] = stats["events"]
-        ws["first_time"], ws["last_time"] = stats["first_time"], stats["last_time"]
-        ws["has_labels"] = rt is not None and stats["events"] > 0
-        ws["labeled"] = stats["labeled"]
-        ws["first_label_time"] = stats["first_label"]
+        ws["events"] = stats.events
+        ws["first_time"], ws["last_time"] = stats.first_time, stats.last_time
+        ws["has_labels"] = rt is not None and stats.events > 0
+        ws["labeled"] = stats.labeled
+        ws["first_label_time"] = stats.first_label
         if rt is not None:
             writer.write_redteam(rt.drop("rt_id"))
         if extra_counts is not None:
