@@ -137,6 +137,8 @@ def test_normalize_keeps_two_complete_sentences() -> None:
     fmt = normalize_summary("Summary: One.  Two is here.\nThree. Four is cut", truncated=True)
     assert fmt.ok and fmt.text == "One. Two is here."
     assert not normalize_summary("   ").ok
+    lone = normalize_summary("User alice moved from WS01 to SRV02 and then", truncated=True)
+    assert lone.ok and lone.text == "User alice moved from WS01 to SRV02 and then..."
     assert not normalize_summary("see https://evil.example").ok
 
 
