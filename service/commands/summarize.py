@@ -23,6 +23,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
         batching: str = typer.Option("auto", help="auto | continuous | static | sequential"),
         max_new_tokens: int = typer.Option(96, min=1, help="token budget per summary"),
+        timeout: float = typer.Option(600.0, min=1, help="seconds per summary, waiting included"),
         openai_base_url: str = typer.Option(
             "http://127.0.0.1:8000/v1", help="OpenAI-compatible server (engine openai)"
         ),
@@ -59,6 +60,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 max_new_tokens=max_new_tokens,
                 batch_size=max(1, min(len(items), 64)),
                 queue_size=max(len(items), 1),
+                timeout_s=timeout,
                 openai_base_url=openai_base_url,
                 openai_model=openai_model,
             )
