@@ -4,14 +4,17 @@ Generates a LANL-format file with a fast numpy/polars generator (realistic
 cardinalities: ~17k hosts, ~100k users, time-sorted, LogOn/TGS/TGT/LogOff/AuthMap
 mix), then measures, each in its own subprocess (peak RSS from ``os.wait4``):
 
-* hopwatch   ``ingest.lanl.ingest_lanl``: raw text -> events + edges parquet, node index
-* hop-edges  the same with ``write_events=False`` (edges + node index: pandas' output)
+* hop-fast   ``ingest.lanl.ingest_lanl(write_events=False, engine="fast")``: the numba
+             one-pass kernel (edges + node index + meta: pandas' output); the target row
+* hopwatch   ``ingest_lanl(engine="polars")``: raw text -> events + edges parquet, node index
+* hop-edges  the Polars path with ``write_events=False`` (edges + node index)
 * pandas     ``pd.read_csv(chunksize=2M)`` + ``groupby`` per chunk -> edge parquet
              (per-chunk aggregation, so not exact across chunks: favours pandas)
 * python     line-by-line ``split(",")`` parser with dict aggregation, in the
              style of research loaders (run on a prefix, reported as a rate)
 
-and hopwatch's peak RSS on 10M vs 40M-event prefixes. Prints one table.
+hop-fast's peak RSS on 10M vs 40M-event prefixes, and numba's compile time with
+a cold cache (the rows above use the warm on-disk cache). Prints one table.
 
     .venv/bin/python benchmarks/ingest_lanl.py --events 20000000 --work /tmp/A/bench
 """
@@ -124,14 +127,29 @@ def prefix(src: Path, dst: Path, lines: int) -> None:
 def run_hopwatch(path: Path, out: Path) -> dict:
     from ingest.lanl import ingest_lanl
 
-    res = ingest_lanl(path, out, window_seconds=WINDOW)
+    res = ingest_lanl(path, out, window_seconds=WINDOW, engine="polars")
     return {"events": res.events, "edges": res.edges}
 
 
 def run_hopwatch_edges(path: Path, out: Path) -> dict:
     from ingest.lanl import ingest_lanl
 
-    res = ingest_lanl(path, out, window_seconds=WINDOW, write_events=False)
+    res = ingest_lanl(path, out, window_seconds=WINDOW, write_events=False, engine="polars")
+    return {"events": res.events, "edges": res.edges}
+
+
+def run_hopwatch_fast(path: Path, out: Path) -> dict:
+    from ingest.lanl import ingest_lanl
+
+    res = ingest_lanl(path, out, window_seconds=WINDOW, write_events=False, engine="fast")
+    return {"events": res.events, "edges": res.edges}
+
+
+def run_compile(path: Path, out: Path) -> dict:
+    """Import and compile the kernels with an empty numba cache (run on a tiny file)."""
+    from ingest.lanl import ingest_lanl
+
+    res = ingest_lanl(path, out, window_seconds=WINDOW, write_events=False, engine="fast")
     return {"events": res.events, "edges": res.edges}
 
 
@@ -188,6 +206,8 @@ def run_python(path: Path, out: Path) -> dict:
 
 
 RUNNERS = {
+    "hop-fast": run_hopwatch_fast,
+    "compile": run_compile,
     "hopwatch": run_hopwatch,
     "hop-edges": run_hopwatch_edges,
     "pandas": run_pandas,
@@ -204,11 +224,11 @@ def child(mode: str, path: str, out: str) -> None:
     print(json.dumps(res))
 
 
-def measure(mode: str, path: Path, out: Path) -> dict:
+def measure(mode: str, path: Path, out: Path, env: dict | None = None) -> dict:
     """Run one contender in a subprocess; add its peak RSS (MiB)."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, __file__, "--child", mode, str(path), str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT, env=env)
     stdout = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
@@ -250,6 +270,7 @@ def main() -> None:
     files[args.large] = big
     rows = []
     for mode, n in (
+        ("hop-fast", args.events),
         ("hopwatch", args.events),
         ("hop-edges", args.events),
         ("pandas", args.events),
@@ -259,10 +280,20 @@ def main() -> None:
         rows.append((mode, n, measure(mode, files[n], work / f"out-{mode}")))
     rss = {}
     for n in (args.small, args.large):
-        print(f"running hopwatch on {n:,} events (RSS) ...", file=sys.stderr)
-        rss[n] = measure("hopwatch", files[n], work / "out-rss")
+        print(f"running hop-fast on {n:,} events (RSS) ...", file=sys.stderr)
+        rss[n] = measure("hop-fast", files[n], work / "out-rss")
+    tiny = work / "auth-1000.txt"
+    prefix(big, tiny, 1000)
+    cache = work / "numba-cold-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    cold = measure(
+        "compile", tiny, work / "out-compile", env=os.environ | {"NUMBA_CACHE_DIR": str(cache)}
+    )
+    warm = measure(
+        "compile", tiny, work / "out-compile", env=os.environ | {"NUMBA_CACHE_DIR": str(cache)}
+    )
     by_mode = {m: r for m, _, r in rows}
-    hop, pandas_rate = by_mode["hopwatch"], by_mode["pandas"]["rate"]
+    hop, pandas_rate = by_mode["hop-fast"], by_mode["pandas"]["rate"]
     load = os.getloadavg()[0]
     print(
         f"\nmachine: {platform.node()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
@@ -284,7 +315,7 @@ def main() -> None:
         (m, r, f"{r['rate'] / pandas_rate:.1f}x/{r['cpu_rate'] / pandas_cpu_rate:.1f}x")
         for m, _, r in rows
     ]
-    table += [("hopwatch", r, "(RSS check)") for r in rss.values()]
+    table += [("hop-fast", r, "(RSS check)") for r in rss.values()]
     for mode, r, note in table:
         print(
             f"{mode:<10} {r['events']:>12,} {r['seconds']:>8.1f} {r['rate']:>12,.0f} "
@@ -294,6 +325,10 @@ def main() -> None:
     print(
         f"\nfull LANL ({LANL_EVENTS:,} events) at these rates: "
         + ", ".join(f"{m} {h:.2f} h" for m, h in hours.items())
+    )
+    print(
+        f"numba: 1,000-line run with a cold cache {cold['seconds']:.1f} s (compile), "
+        f"warm cache {warm['seconds']:.1f} s (load); the rows above ran with a warm cache"
     )
     small, large = rss[args.small]["rss_mib"], rss[args.large]["rss_mib"]
     checks = {
