@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from detections.models_sql import ApiKey
 from service.services import apikeys
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
@@ -50,7 +49,7 @@ def require(scope: str) -> Callable[..., object]:
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],
-    ) -> ApiKey | tuple[str, str]:
+    ) -> tuple[str, str]:
         key = bearer.credentials if bearer is not None else header
         if not key:
             raise HTTPException(
