@@ -1,10 +1,12 @@
 """Fast LANL ingest (raw auth text -> edge table, node index, meta) with a numba kernel.
 
-Same output as :func:`ingest.lanl.ingest_lanl` with ``write_events=False``: the
-kernel (:mod:`ingest.lanl_kernel`) parses, validates, interns and aggregates in
-one pass per chunk; this module grows its tables, labels red-team candidates,
-flushes finished windows through the :class:`ingest.graphs.DatasetWriter`
-(node index, edge parts, meta.json), and keeps the open window in memory.
+Same output as :func:`ingest.lanl.ingest_lanl` with ``write_events=False``. The
+kernels (:mod:`ingest.lanl_kernel`) run in two stages: a worker thread parses,
+validates and interns chunk i+1 while the driver thread aggregates chunk i into
+edge counters, labels its red-team candidates, and flushes finished windows
+through the :class:`ingest.graphs.DatasetWriter` (node index, edge parts,
+meta.json), keeping the open window in memory. This module owns every table
+(numpy arrays) and grows them when a kernel asks.
 
 Input that is not time-sorted (a window reappears after it was flushed) is
 re-read from the start with flushing off: exact, but memory then grows with the
@@ -63,16 +65,16 @@ def _pow2(n: int) -> int:
 
 @dataclass
 class _Strings:
-    """One interning table: open-addressing ``tab`` plus per-id offset/length/hash."""
+    """One interning table: open-addressing ``tab`` rows plus per-id offset and length."""
 
-    count_slot: int
     tab: np.ndarray = field(default_factory=lambda: np.full((1 << 12, 4), -1, np.int64))
     offs: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
     lens: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
     names: list[str] = field(default_factory=list)  # decoded, ids 0..len-1
     _series: pl.Series | None = None
 
-    def grow(self, n: int) -> None:
+    def grow(self) -> None:
+        """Double the id capacity and rebuild the hash table at twice that size."""
         size = 2 * len(self.offs)
         for name in ("offs", "lens"):
             old = getattr(self, name)
@@ -144,8 +146,8 @@ class _Engine:
         self.st2 = np.zeros(K.STATE_SIZE, np.int64)  # aggregate stage
         self.st2[K.S_WMAX] = -1
         self.store = np.empty(1 << 20, np.uint8)
-        self.users = _Strings(K.S_NUSERS)
-        self.hosts = _Strings(K.S_NHOSTS)
+        self.users = _Strings()
+        self.hosts = _Strings()
         self.e_tab = np.full(1 << 16, -1, np.int64)
         self.acc = np.zeros((1 << 15, K.N_ACC), np.int64)
         self.uset = np.full(1 << 16, -1, np.int64)
@@ -161,9 +163,9 @@ class _Engine:
     def _grow_parse(self, status: int) -> None:
         s = self.st1
         if status == K.GROW_USERS:
-            self.users.grow(int(s[K.S_NUSERS]))
+            self.users.grow()
         elif status == K.GROW_HOSTS:
-            self.hosts.grow(int(s[K.S_NHOSTS]))
+            self.hosts.grow()
         elif status == K.GROW_STORE:
             new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
             new[: s[K.S_STORE]] = self.store[: s[K.S_STORE]]
