@@ -154,13 +154,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             from service.app import create_app
 
             settings = summary["settings"]
-            typer.echo(f"\nserving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+            typer.echo(
+                f"\nserving on http://{host}:{port}  (API docs: http://{host}:{port}/docs); "
+                "it answers once uvicorn prints 'Application startup complete' (model load)"
+            )
             typer.echo(f"API key (scope write): {summary['api_key']}")
             typer.echo(
                 f'try:  curl -H "Authorization: Bearer {summary["api_key"]}" '
                 f'"http://{host}:{port}/alerts?min_score=0.9&limit=5"'
             )
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def run_demo(
