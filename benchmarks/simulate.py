@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--windows-hosts", type=int, default=300)
     args = ap.parse_args()
 
+    from ingest.lanl import AUTH_FIELDS
     from ingest.sim_windows import write_windows
     from ingest.simulate import SimConfig, simulate, write_lanl
 
@@ -146,17 +147,7 @@ def main() -> None:
     base_rows, *t_bgen = _timed(python_generate, nb, args.hosts, args.users)
     rows.append(("generate", "python per-event loop", nb, *t_bgen))
     prefix = result.events.head(min(1_000_000, n))
-    lanl_cols = prefix.select(
-        "time",
-        "src_user",
-        "dst_user",
-        "src_host",
-        "dst_host",
-        "auth_type",
-        "logon_type",
-        "orientation",
-        "success",
-    )
+    lanl_cols = prefix.select(*AUTH_FIELDS)
     _, *t_bcsv = _timed(python_write_csv, lanl_cols.iter_rows(), work / "baseline_auth.txt")
     rows.append(("write LANL auth.txt", "python csv.writer", prefix.height, *t_bcsv))
     del result, base_rows

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ingest.lanl import AUTH_FIELDS
 from ingest.schema import AUTH_SCHEMA
 from ingest.sim_attacks import Campaign, build_campaigns
 from ingest.sim_benign import admin_activity, machine_activity, service_activity, user_activity
@@ -44,18 +45,8 @@ __all__ = ["SimConfig", "SimResult", "simulate", "write_lanl"]
 #: Columns of the red-team frame (LANL ``redteam.txt`` order).
 REDTEAM_COLUMNS = ("time", "user", "src_host", "dst_host")
 
-#: Columns of LANL ``auth.txt`` in file order.
-LANL_COLUMNS = (
-    "time",
-    "src_user",
-    "dst_user",
-    "src_host",
-    "dst_host",
-    "auth_type",
-    "logon_type",
-    "orientation",
-    "success",
-)
+#: Columns of LANL ``auth.txt`` in file order (the reader's own list).
+LANL_COLUMNS = AUTH_FIELDS
 
 
 @dataclass
