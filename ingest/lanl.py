@@ -35,6 +35,7 @@ __all__ = [
     "ingest_lanl",
     "label_events",
     "parse_chunk",
+    "prefetch_chunks",
     "read_auth",
     "read_redteam",
 ]
@@ -285,6 +286,25 @@ def _record_bad(chunk: Chunk, rows: pl.DataFrame, bad: BadLines) -> None:
             bad.examples.append((chunk.source, chunk.first_line + r, reason, text))
 
 
+def prefetch_chunks(path: str | Path, chunk_bytes: int) -> Iterator[tuple[Chunk, int]]:
+    """(chunk, raw bytes of earlier files) of every auth file, reading one chunk ahead.
+
+    File reads and gzip release the GIL, so the next chunk loads while the caller parses.
+    """
+    done = 0
+    for file in auth_files(path):
+        chunks = iter_chunks(file, chunk_bytes)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(next, chunks, None)
+            while True:
+                chunk = future.result()
+                if chunk is None:
+                    break
+                future = pool.submit(next, chunks, None)
+                yield chunk, done
+        done += file.stat().st_size
+
+
 def read_auth(
     path: str | Path,
     *,
@@ -310,44 +330,32 @@ def read_auth(
     """
     if bad is None:
         bad = BadLines()
-    done = 0
     sorted_so_far = True
     last_time: int | None = None
-    for file in auth_files(path):
-        # Prefetch the next chunk (file read and gzip release the GIL) while parsing.
-        chunks = iter_chunks(file, chunk_bytes)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(next, chunks, None)
-            while True:
-                chunk = future.result()
-                if chunk is None:
-                    break
-                future = pool.submit(next, chunks, None)
-                frame = parse_chunk(chunk, bad)
-                if progress is not None:
-                    progress(done + chunk.raw_bytes)
-                if frame.height == 0:
-                    continue
-                times = frame["time"]
-                lo, hi = times.min(), times.max()
-                if sorted_so_far and (
-                    (last_time is not None and lo < last_time) or not times.is_sorted()
-                ):
-                    sorted_so_far = False
-                last_time = hi if last_time is None else max(last_time, hi)
-                if end is not None and sorted_so_far and lo >= end:
-                    future.cancel()
-                    return
-                if start is not None or end is not None:
-                    keep = pl.lit(True)
-                    if start is not None:
-                        keep = keep & (pl.col("time") >= start)
-                    if end is not None:
-                        keep = keep & (pl.col("time") < end)
-                    frame = frame.filter(keep)
-                if frame.height:
-                    yield frame
-        done += file.stat().st_size
+    chunks = prefetch_chunks(path, chunk_bytes)
+    for chunk, done in chunks:
+        frame = parse_chunk(chunk, bad)
+        if progress is not None:
+            progress(done + chunk.raw_bytes)
+        if frame.height == 0:
+            continue
+        times = frame["time"]
+        lo, hi = times.min(), times.max()
+        if sorted_so_far and ((last_time is not None and lo < last_time) or not times.is_sorted()):
+            sorted_so_far = False
+        last_time = hi if last_time is None else max(last_time, hi)
+        if end is not None and sorted_so_far and lo >= end:
+            chunks.close()
+            return
+        if start is not None or end is not None:
+            keep = pl.lit(True)
+            if start is not None:
+                keep = keep & (pl.col("time") >= start)
+            if end is not None:
+                keep = keep & (pl.col("time") < end)
+            frame = frame.filter(keep)
+        if frame.height:
+            yield frame
 
 
 def read_redteam(path: str | Path, bad: BadLines | None = None) -> pl.DataFrame:

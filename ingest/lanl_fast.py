@@ -16,7 +16,7 @@ Polars path when events are requested.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +33,7 @@ from ingest.lanl import (
     BadLines,
     Chunk,
     _line_texts,
-    auth_files,
-    iter_chunks,
+    prefetch_chunks,
 )
 
 __all__ = ["FastResult", "UnsortedInput", "ingest_lanl_fast"]
@@ -304,22 +303,6 @@ class _Engine:
         return frame.sort("window")
 
 
-def _chunks(auth: str | Path, chunk_bytes: int) -> Iterator[tuple[Chunk, int]]:
-    """(chunk, raw bytes of earlier files) of every file, reading ahead on a thread."""
-    done = 0
-    for file in auth_files(auth):
-        chunks = iter_chunks(file, chunk_bytes)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(next, chunks, None)
-            while True:
-                chunk = future.result()
-                if chunk is None:
-                    break
-                future = pool.submit(next, chunks, None)
-                yield chunk, done
-        done += file.stat().st_size
-
-
 def _label(
     eng: _Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int], n_hosts: int
 ) -> tuple[int, int]:
@@ -440,7 +423,7 @@ def _run(
     n_hosts = 0
     # Two stages on two threads: parse chunk i+1 while chunk i is aggregated here.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lanl-parse") as pool:
-        for chunk, done in _chunks(auth, chunk_bytes):
+        for chunk, done in prefetch_chunks(auth, chunk_bytes):
             future = pool.submit(eng.parse, chunk, done)
             if ready is not None:
                 _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
