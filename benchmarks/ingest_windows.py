@@ -12,8 +12,9 @@ folder and repeated up to ``--events`` lines. All runs are single-threaded
   every line, System fields and ``{Name: value}`` EventData into a dict;
 * ``hopwatch: records`` -- the same output level (``iter_xml_events``);
 * ``hopwatch: records + canonical frames`` -- lines to canonical auth and
-  process frames (``iter_xml_events`` + ``frames_from_records``), what
-  ``hopwatch ingest windows`` does before writing.
+  process frames as ``hopwatch ingest windows`` does before writing Parquet
+  (``scan_xml_lines``: lines straight to the raw frame, then ``windows_data``:
+  mapping, skip and event-id counts; the same calls as ``read_windows``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import platform
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,12 +61,18 @@ def hopwatch_records(lines: list[str]) -> int:
 
 
 def hopwatch_frames(lines: list[str]) -> int:
-    from ingest.win_xml import iter_xml_events
-    from ingest.windows import frames_from_records
+    """What ``hopwatch ingest windows`` does for an XmlWinEventLog file, short of I/O.
 
-    records = [r.record for r in iter_xml_events(lines, source="bench.xml") if r.record]
-    auth, process = frames_from_records(records)
-    return len(records) if auth.height + process.height else 0
+    ``read_raw`` (lines to the raw frame, ``scan_xml_lines``), then
+    ``windows_data`` (canonical auth and process frames, skip and event-id
+    counts), exactly as ``read_windows``; the Parquet writing is left out.
+    """
+    from ingest.win_scan import scan_xml_lines
+    from ingest.windows import windows_data
+
+    raw, errors = scan_xml_lines(lines, source="bench.xml")
+    data = windows_data([raw], Counter(e.reason for e in errors), [str(e) for e in errors[:20]])
+    return data.events if data.auth.height + data.process.height else 0
 
 
 def simulated_corpus(folder: Path) -> list[str]:

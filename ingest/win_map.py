@@ -17,9 +17,6 @@ Conventions (shared by every Windows form, documented in docs/windows-and-rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from operator import itemgetter
-
 import polars as pl
 
 from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA
@@ -38,83 +35,16 @@ from ingest.win_norm import (
     user_expr,
     with_normalised,
 )
-from ingest.win_xml import WinRecord
-
-#: EventData names the mapping reads; the raw frame has one column per name.
-DATA_FIELDS: tuple[str, ...] = (
-    "SubjectUserName",
-    "SubjectDomainName",
-    "SubjectLogonId",
-    "TargetUserName",
-    "TargetDomainName",
-    "TargetLogonId",
-    "LogonType",
-    "LogonProcessName",
-    "AuthenticationPackageName",
-    "WorkstationName",
-    "LmPackageName",
-    "IpAddress",
-    "IpPort",
-    "Status",
-    "TargetServerName",
-    "ServiceName",
-    "PackageName",
-    "Workstation",
-    "ShareName",
-    "RelativeTargetName",
-    "AccessMask",
-    "NewProcessName",
-    "NewProcessId",
-    "ProcessId",
-    "ParentProcessName",
-    "CommandLine",
-    "ImagePath",
-    "Image",
-    "ParentImage",
-    "ParentCommandLine",
-    "ParentProcessId",
-    "User",
-    "LogonId",
-    "SourceIp",
-    "SourceHostname",
-    "DestinationIp",
-    "DestinationHostname",
-    "DestinationPort",
+from ingest.win_raw import (  # noqa: F401  (re-exported: the raw frame's names)
+    DATA_FIELDS,
+    RAW_SCHEMA,
+    SYSTEM_COLUMNS,
+    records_frame,
 )
-
-SYSTEM_COLUMNS: dict[str, pl.DataType] = {
-    "event_id": pl.Int32(),
-    "system_time": pl.String(),
-    "record_id": pl.Int64(),
-    "channel": pl.String(),
-    "computer": pl.String(),
-    "provider": pl.String(),
-    "source": pl.String(),
-    "record": pl.Int64(),
-}
-RAW_SCHEMA: pl.Schema = pl.Schema({**SYSTEM_COLUMNS, **{f: pl.String() for f in DATA_FIELDS}})
-_DATA_SCHEMA = pl.Schema({f: pl.String() for f in DATA_FIELDS})
-_SYSTEM_ITEMS = itemgetter(*(WinRecord._fields.index(c) for c in SYSTEM_COLUMNS))
 
 AUTH_EVENTS = (4624, 4625, 4634, 4648, 4768, 4769, 4771, 4776)
 PROCESS_EVENTS = (4688, 4672, 5140, 5145, 7045, 1, 3)
 _SECURITY = (4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145)
-
-
-def records_frame(records: Sequence[WinRecord]) -> pl.DataFrame:
-    """Columnar raw frame (:data:`RAW_SCHEMA`) from parsed records.
-
-    Polars reads the records directly (``from_dicts`` with a fixed schema
-    takes only the names in :data:`DATA_FIELDS`), several times faster than
-    a Python comprehension per field.
-    """
-    if not records:
-        return pl.DataFrame(schema=RAW_SCHEMA)
-    columns = zip(*map(_SYSTEM_ITEMS, records), strict=True)
-    pairs = zip(SYSTEM_COLUMNS.items(), columns, strict=True)
-    system = pl.DataFrame([pl.Series(n, c, dtype=t) for (n, t), c in pairs])
-    data = pl.from_dicts([r.data for r in records], schema=_DATA_SCHEMA)
-    return pl.concat([system, data], how="horizontal")
 
 
 def supported() -> pl.Expr:

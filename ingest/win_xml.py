@@ -103,7 +103,7 @@ def _unescape(value: str | None) -> str | None:
 
 def check_safe(text: str, where: str = "event") -> None:
     """Raise :class:`UnsafeXmlError` when ``text`` declares a DTD or entities."""
-    if "<!" in text and _FORBIDDEN.search(text):
+    if "!" in text and "<!" in text and _FORBIDDEN.search(text):
         raise UnsafeXmlError(
             f"{where}: DOCTYPE/ENTITY declarations are not allowed in Windows event XML "
             "(entity expansion and external entities are refused)"
@@ -137,7 +137,10 @@ def _system(system: str) -> tuple[str, str, str, str, str, str] | None:
 
 def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
     """Lexical scan of the common shape; ``None`` when the text needs the full parser."""
-    if "<!" in text or "<?" in text or not text.endswith("</Event>"):
+    # one-character tests first: memchr is ~25x faster than a two-character search
+    if ("!" in text and "<!" in text) or ("?" in text and "<?" in text):
+        return None
+    if not text.endswith("</Event>"):
         return None
     if not text.startswith("<Event"):
         return None
@@ -274,7 +277,7 @@ def parse_xml_record(text: str, *, source: str = "", record: int | None = None) 
         XmlEventError: the text is not a well-formed ``<Event>``.
     """
     text = text.strip()
-    if "<!" in text:
+    if "!" in text and "<!" in text:
         check_safe(text, f"{source}#{record}")
     rec = _fast(text, source, record)
     return rec if rec is not None else _full(text, source, record)

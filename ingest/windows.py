@@ -37,13 +37,8 @@ from ingest.win_map import (
     to_auth,
     to_process,
 )
-from ingest.win_xml import (
-    WinRecord,
-    XmlEventError,
-    iter_xml_events,
-    iter_xml_texts,
-    parse_xml_record,
-)
+from ingest.win_scan import scan_xml_events, scan_xml_lines
+from ingest.win_xml import WinRecord, XmlEventError, iter_xml_events, parse_xml_record
 
 FORMATS = ("evtx", "xml", "classic")
 _SNIFF_BYTES = 64 * 1024
@@ -165,19 +160,10 @@ def read_raw(path: str | Path, fmt: str | None = None) -> tuple[pl.DataFrame, li
     """Raw frame (``ingest.win_map.RAW_SCHEMA``) of one file, and its bad events' errors."""
     path = Path(path)
     fmt = fmt or detect_format(path)
+    if fmt == "xml":  # the hot path: lines straight to columns (ingest/win_scan.py)
+        return scan_xml_lines(_text_lines(path), source=path.name)
     records: list[WinRecord] = []
     errors: list[XmlEventError] = []
-    if fmt == "xml":  # the hot path: no per-event result objects
-        name = path.name
-        for text, err, line in iter_xml_texts(_text_lines(path), source=name):
-            if text is None:
-                errors.append(err)
-                continue
-            try:
-                records.append(parse_xml_record(text, source=name, record=line))
-            except XmlEventError as exc:
-                errors.append(exc)
-        return records_frame(records), errors
     for rec, err, _pos in iter_records(path, fmt):
         if rec is not None:
             records.append(rec)
@@ -209,6 +195,22 @@ def read_windows(paths: Iterable[str | Path], *, max_errors: int = 20) -> Window
             for err in errs:
                 skipped[err.reason] += 1
         errors.extend(str(e) for e in errs[: max(0, max_errors - len(errors))])
+    return windows_data(frames, skipped, errors)
+
+
+def windows_data(
+    frames: Sequence[pl.DataFrame],
+    skipped: Counter[str] | None = None,
+    errors: list[str] | None = None,
+) -> WindowsData:
+    """Canonical frames and counts from raw frames (pure; IP-to-host resolution over all).
+
+    Args:
+        frames: raw frames (:data:`ingest.win_raw.RAW_SCHEMA`), e.g. one per file.
+        skipped: counts of events already rejected, per reason.
+        errors: their messages.
+    """
+    skipped = Counter(skipped or {})
     raw = pl.concat(frames) if frames else records_frame([])
     hosts = host_map(raw)
     skipped.update(_skip_counts(raw))
@@ -220,7 +222,7 @@ def read_windows(paths: Iterable[str | Path], *, max_errors: int = 20) -> Window
         events=raw.height,
         skipped=dict(sorted(skipped.items())),
         by_event_id=dict(sorted(by_id.items())),
-        errors=errors,
+        errors=list(errors or []),
     )
 
 
@@ -250,14 +252,10 @@ def parse_xml_events(
     Returns:
         the frames, and skipped counts per reason for events that failed.
     """
-    records: list[WinRecord] = []
-    skipped: Counter[str] = Counter()
-    for i, text in enumerate(texts):
-        try:
-            records.append(parse_xml_record(text, source=source, record=first_record + i))
-        except XmlEventError as exc:
-            skipped[exc.reason] += 1
-    return frames_from_records(records), dict(skipped)
+    raw, errors = scan_xml_events(texts, source=source, first_record=first_record)
+    hosts = host_map(raw)
+    skipped = Counter(err.reason for err in errors)
+    return ParsedEvents(to_auth(raw, hosts), to_process(raw, hosts)), dict(skipped)
 
 
 def empty_parsed() -> ParsedEvents:
