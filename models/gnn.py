@@ -4,8 +4,11 @@ The network lives in :mod:`models.gnn_model`, its features in
 :mod:`models.gnn_history`, the training and scoring loops in
 :mod:`models.gnn_train` and the explanations in :mod:`models.gnn_explain`.
 Scores for window ``w`` use only history up to ``w - 1`` in the default
-"predictive" mode; scoring replays the data directory from its first window,
-so the node state and pair history are those of the directory being scored.
+"predictive" mode. The model keeps (and saves) its state after the last
+training window (node state, graph and account history, :mod:`models.gnn_state`):
+scoring windows after it resumes from that state and reads only the windows in
+between; scoring earlier windows, or a data directory whose node index does not
+extend the model's, replays the directory from its first window.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from models.gnn_history import (
     NODE_FEATURES,
     PAIR_FEATURES,
 )
+from models.gnn_state import ResumeState, export_state, import_state
 from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
 from models.gnn_users import USER_FEATURES
 
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
     from ingest.graphs import GraphStore
 
 FORMAT = "hopwatch-gnn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -162,6 +166,7 @@ class GNNDetector:
         self.trained_windows: tuple[int, int] | None = None
         self.data_format_version: int | None = None
         self.reference: dict[str, torch.Tensor] = {}
+        self.state: ResumeState | None = None
         self.fitted = False
 
     # -- training ----------------------------------------------------------------------
@@ -189,7 +194,12 @@ class GNNDetector:
         t0 = time.perf_counter()
         try:
             with cpu_threads(self.device, self.threads):
-                batches = list(iter_batches(store, windows[-1], users=self.config.user_features))
+                user_ids: dict[str, int] = {}
+                batches = list(
+                    iter_batches(
+                        store, windows[-1], users=self.config.user_features, user_ids=user_ids
+                    )
+                )
                 load_s = time.perf_counter() - t0
                 report = train(
                     self.model,
@@ -202,6 +212,8 @@ class GNNDetector:
                     log=self.log,
                 )
                 self.trained_windows = (windows[0], windows[-1])
+                last = max(b.window for b in batches)
+                self.state = ResumeState(last, report.pop("replay"), user_ids)
                 self.fitted = True
                 self.reference = reference_inputs(self, batches, windows)
         finally:
@@ -241,19 +253,43 @@ class GNNDetector:
             parts = self._score_parts(store, wanted, hosts)
         return pl.concat(parts) if parts else _empty_scores()
 
+    def resumes(self, store: GraphStore, first_window: int) -> bool:
+        """Whether scoring ``store`` from ``first_window`` resumes from the saved state.
+
+        It does when the state ends before ``first_window`` and the store's node
+        index extends the model's (same ids for the same hosts).
+        """
+        if self.state is None or first_window <= self.state.window:
+            return False
+        hosts = store.nodes.sort("node_id")["host"].to_list()
+        return hosts[: len(self.nodes)] == self.nodes
+
     def _score_parts(
         self, store: GraphStore, wanted: list[int], hosts: np.ndarray
     ) -> list[pl.DataFrame]:
         parts: list[pl.DataFrame] = []
+        run, first, user_ids = None, None, None
+        if self.resumes(store, wanted[0]):
+            assert self.state is not None
+            run, user_ids = self.state.fork()
+            first = self.state.window + 1
+        batches = iter_batches(
+            store,
+            wanted[-1],
+            users=self.config.user_features,
+            first_window=first,
+            user_ids=user_ids,
+        )
         for batch, s in score(
             self.model,
-            iter_batches(store, wanted[-1], users=self.config.user_features),
+            batches,
             wanted,
             num_nodes=store.num_nodes,
             window_seconds=store.window_seconds,
             mode=self.config.mode,
             device=self.device,
             edge_features=self.config.edge_features,
+            run=run,
         ):
             parts.append(
                 pl.DataFrame(
@@ -296,6 +332,7 @@ class GNNDetector:
             "versions": library_versions(),
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "reference": {k: v.detach().cpu() for k, v in self.reference.items()},
+            "state": export_state(self.state) if self.state is not None else None,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,6 +378,10 @@ class GNNDetector:
         det.trained_windows = (int(tw[0]), int(tw[1])) if len(tw) == 2 else None
         det.reference = {k: v.to(det.device) for k, v in payload.get("reference", {}).items()}
         det.versions = payload.get("versions", {})
+        if payload.get("state") is not None:
+            det.state = import_state(
+                payload["state"], det.model, det.device, use_edge=det.config.edge_features
+            )
         det.fitted = True
         return det
 

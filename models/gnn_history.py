@@ -71,6 +71,8 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "recent_new_out",
     "recent_new_in",
     "server_like",
+    "fast_new_in",
+    "fast_new_out",
 )
 
 #: Names of the pair features given to the decoder (history strictly before the window).
@@ -104,8 +106,11 @@ EDGE_FEATURES: tuple[str, ...] = (
 #: Names of the time-of-window features given to the decoder.
 TIME_FEATURES: tuple[str, ...] = ("hour_sin", "hour_cos", "weekend")
 
-#: Half-life, in windows of 30 minutes, of the "recent novelty" counters (about a day).
+#: Half-life of the "recent novelty" counters (a day).
 RECENT_HALF_LIFE_SECONDS = 86_400
+#: Half-life of the "fast novelty" counters (three hours): a host that was just reached
+#: over a never-seen pair and now opens never-seen pairs itself is what a hop chain looks like.
+FAST_HALF_LIFE_SECONDS = 3 * 3_600
 
 
 @dataclass
@@ -243,8 +248,11 @@ class GraphHistory:
         self.in_service_like = np.zeros(n, dtype=np.float64)
         self.recent_new_out = np.zeros(n, dtype=np.float64)
         self.recent_new_in = np.zeros(n, dtype=np.float64)
+        self.fast_new_in = np.zeros(n, dtype=np.float64)
+        self.fast_new_out = np.zeros(n, dtype=np.float64)
         self.last_window: int | None = None
         self.decay_per_window = 0.5 ** (window_seconds / RECENT_HALF_LIFE_SECONDS)
+        self.fast_decay_per_window = 0.5 ** (window_seconds / FAST_HALF_LIFE_SECONDS)
 
     def grow(self, num_nodes: int) -> None:
         """Extend the node arrays to a larger (append-only) node index."""
@@ -260,6 +268,8 @@ class GraphHistory:
             "in_service_like",
             "recent_new_out",
             "recent_new_in",
+            "fast_new_in",
+            "fast_new_out",
         ):
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(extra)]))
         self.first = np.concatenate([self.first, np.full(extra, -1, dtype=np.int64)])
@@ -274,6 +284,7 @@ class GraphHistory:
         known = self.first >= 0
         age = np.where(known, window - self.first, 0)
         decay = self._decay_to(window)
+        fast = self._decay_to(window, self.fast_decay_per_window)
         out = np.stack(
             [
                 known.astype(np.float64),
@@ -286,6 +297,8 @@ class GraphHistory:
                 np.log1p(self.recent_new_out * decay),
                 np.log1p(self.recent_new_in * decay),
                 _frac(self.in_service_like, self.in_count),
+                np.log1p(self.fast_new_in * fast),
+                np.log1p(self.fast_new_out * fast),
             ],
             axis=1,
         )
@@ -309,10 +322,11 @@ class GraphHistory:
         )
         return out.astype(np.float32)
 
-    def _decay_to(self, window: int) -> float:
+    def _decay_to(self, window: int, per_window: float | None = None) -> float:
         if self.last_window is None:
             return 1.0
-        return float(self.decay_per_window ** max(window - self.last_window, 0))
+        rate = self.decay_per_window if per_window is None else per_window
+        return float(rate ** max(window - self.last_window, 0))
 
     def observe(self, batch: WindowBatch) -> np.ndarray:
         """Fold one window into the history; return its node features [N, F] float32.
@@ -363,6 +377,12 @@ class GraphHistory:
         decay = self._decay_to(batch.window)
         self.recent_new_out = self.recent_new_out * decay + new_out
         self.recent_new_in = self.recent_new_in * decay + new_in
+        # Hop chains: never-seen pairs between two different hosts (self-loops are
+        # local logons/logoffs, not movement).
+        moved = (new & (s != d)).astype(np.float64)
+        fast = self._decay_to(batch.window, self.fast_decay_per_window)
+        self.fast_new_in = self.fast_new_in * fast + in_sum(moved)
+        self.fast_new_out = self.fast_new_out * fast + out_sum(moved)
         self.last_window = batch.window
         seen_now = (out_count + in_count) > 0
         self.first[seen_now & (self.first < 0)] = batch.window

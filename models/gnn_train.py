@@ -120,17 +120,25 @@ def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:
 
 
 def iter_batches(
-    store: GraphStore, last_window: int, chunk: int = 256, *, users: bool = True
+    store: GraphStore,
+    last_window: int,
+    chunk: int = 256,
+    *,
+    users: bool = True,
+    first_window: int | None = None,
+    user_ids: dict[str, int] | None = None,
 ) -> Iterator[WindowBatch]:
-    """Batches of every stored window up to ``last_window``, in time order.
+    """Batches of every stored window from ``first_window`` up to ``last_window``, in order.
 
     With ``users`` each batch also carries the accounts of its edges (from the
-    data directory's events; none when it has no events).
+    data directory's events; none when it has no events); ``user_ids`` (account
+    name -> id, grown in place) continues the ids of an earlier replay.
     """
     import polars as pl
 
-    windows = [w for w in store.windows if w <= last_window]
-    user_ids: dict[str, int] = {}
+    lo = -1 if first_window is None else first_window
+    windows = [w for w in store.windows if lo <= w <= last_window]
+    user_ids = {} if user_ids is None else user_ids
     nodes = store.nodes
     for i in range(0, len(windows), chunk):
         part = windows[i : i + chunk]
@@ -299,7 +307,6 @@ def train(
     for i, batch in enumerate(batches):
         scored = i >= warm and batch.window in targets and batch.size > 0
         items.append(_prepare(run, batch, scored, cfg, rng))
-    del run
     prepare_s = time.perf_counter() - t0
     for epoch in range(cfg.epochs):
         h = model.initial_state(num_nodes, device)
@@ -321,11 +328,20 @@ def train(
         losses.append(float(np.mean(step_losses)) if step_losses else float("nan"))
         if log is not None:
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {losses[-1]:.4f}")
+    # The state after the last window, with the final weights: saved with the model so
+    # scoring a later window resumes from it instead of replaying the history.
+    model.eval()
+    with torch.no_grad():
+        h = model.initial_state(num_nodes, device)
+        for item in items:
+            h = model.step(item["x"], item["ei"], item["ew"], h)
+    run.h = h
     return {
         "loss": losses,
         "seconds": time.perf_counter() - t0,
         "prepare_seconds": prepare_s,
         "windows": len(targets),
+        "replay": run,
     }
 
 
@@ -387,11 +403,16 @@ def score(
     mode: str,
     device: torch.device,
     edge_features: bool = False,
+    run: Replay | None = None,
 ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
-    """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``."""
+    """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``.
+
+    ``run`` resumes from a saved replay (``batches`` then start after its last window).
+    """
     targets = set(int(w) for w in score_windows)
     model.eval()
-    run = Replay(model, num_nodes, window_seconds, device, use_edge=edge_features)
+    if run is None:
+        run = Replay(model, num_nodes, window_seconds, device, use_edge=edge_features)
     for batch in batches:
         if batch.window not in targets or batch.size == 0:
             run.before(batch)

@@ -171,3 +171,25 @@ def test_explain_names_the_novel_pair(store: GraphStore, trained) -> None:
     assert pair.contribution > 0  # a never-seen pair pushes towards anomalous
     with pytest.raises(KeyError, match="NOPE"):
         det.explain(store, [(PLANT_WINDOW, "NOPE", "W9")])
+
+
+def test_scoring_resumes_from_the_saved_state(tmp_path, store: GraphStore, trained) -> None:
+    det, _ = trained
+    later = [w for w in store.windows if w >= 125]
+    assert det.state is not None and det.state.window == 119
+    assert det.resumes(store, later[0]) and not det.resumes(store, 119)
+    resumed = det.score(store, later)
+    state, det.state = det.state, None  # force a replay from the first window
+    try:
+        replayed = det.score(store, later)
+    finally:
+        det.state = state
+    assert resumed.height == replayed.height == store.edges(windows=later).height
+    np.testing.assert_allclose(resumed["score"], replayed["score"], rtol=0, atol=1e-6)
+    path = tmp_path / "gnn.pt"
+    det.save(path)
+    loaded = GNNDetector.load(path, device="cpu")
+    assert loaded.state is not None and loaded.state.window == 119
+    assert loaded.score(store, later).equals(resumed)
+    # Scoring twice from the state gives the same scores (the saved state is not advanced).
+    assert det.score(store, later).equals(resumed)

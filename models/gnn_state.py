@@ -1,0 +1,109 @@
+"""The GNN's state at the end of training, saved with the model so scoring resumes from it.
+
+A :class:`models.gnn_train.Replay` holds everything the GNN carries across
+windows: the GRU node state, the graph history (per node and per pair), the
+accounts' history and the account-name index. :func:`export_state` turns it
+into tensors and plain values (what ``torch.load(weights_only=True)`` reads
+back) and :func:`import_state` rebuilds it, so a saved model scores a later
+window without replaying the history it was trained on.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from models.gnn_history import GraphHistory, PairHistory
+from models.gnn_users import UserHistory
+
+if TYPE_CHECKING:
+    from models.gnn_model import TemporalGNN
+    from models.gnn_train import Replay
+
+
+def _pack(obj: Any) -> dict[str, Any]:
+    """Attributes of a history object: arrays -> tensors, pair tables -> nested dicts."""
+    out: dict[str, Any] = {}
+    for name, value in vars(obj).items():
+        if isinstance(value, np.ndarray):
+            out[name] = torch.from_numpy(value.copy())
+        elif isinstance(value, PairHistory):
+            out[name] = _pack(value)
+        elif value is None or isinstance(value, (int, float)):
+            out[name] = value
+    return out
+
+
+def _unpack(obj: Any, packed: dict[str, Any]) -> Any:
+    for name, value in packed.items():
+        if isinstance(value, torch.Tensor):
+            setattr(obj, name, value.numpy().copy())
+        elif isinstance(value, dict):
+            setattr(obj, name, _unpack(PairHistory(), value))
+        else:
+            setattr(obj, name, value)
+    return obj
+
+
+class ResumeState:
+    """A replay frozen after window ``window`` (node state, histories, account ids).
+
+    Attributes:
+        window: last window folded into the state.
+        run: the replay (its model is the detector's).
+        user_ids: account name -> id used by the account history.
+    """
+
+    def __init__(self, window: int, run: Replay, user_ids: dict[str, int]) -> None:
+        self.window = int(window)
+        self.run = run
+        self.user_ids = user_ids
+
+    def fork(self) -> tuple[Replay, dict[str, int]]:
+        """A copy of the replay and account ids that scoring can advance freely."""
+        run = copy.copy(self.run)
+        run.history = copy.deepcopy(self.run.history)
+        run.users = copy.deepcopy(self.run.users)
+        run.h = self.run.h.clone()
+        return run, dict(self.user_ids)
+
+
+def export_state(state: ResumeState) -> dict[str, Any]:
+    """The state as tensors and plain values (for ``torch.save``)."""
+    run = state.run
+    return {
+        "window": state.window,
+        "h": run.h.detach().cpu(),
+        "history": _pack(run.history),
+        "users": {
+            "from_src": _pack(run.users.from_src),
+            "to_dst": _pack(run.users.to_dst),
+            "n_src": torch.from_numpy(run.users.n_src.copy()),
+            "n_dst": torch.from_numpy(run.users.n_dst.copy()),
+        },
+        "user_names": sorted(state.user_ids, key=state.user_ids.__getitem__),
+    }
+
+
+def import_state(
+    packed: dict[str, Any], model: TemporalGNN, device: torch.device, *, use_edge: bool
+) -> ResumeState:
+    """Rebuild a :class:`ResumeState` written by :func:`export_state`."""
+    from models.gnn_train import Replay
+
+    hist = packed["history"]
+    num_nodes = int(hist["num_nodes"])
+    run = Replay(model, num_nodes, int(hist["window_seconds"]), device, use_edge=use_edge)
+    run.history = _unpack(GraphHistory(num_nodes, int(hist["window_seconds"])), hist)
+    users = UserHistory()
+    users.from_src = _unpack(PairHistory(), packed["users"]["from_src"])
+    users.to_dst = _unpack(PairHistory(), packed["users"]["to_dst"])
+    users.n_src = packed["users"]["n_src"].numpy().copy()
+    users.n_dst = packed["users"]["n_dst"].numpy().copy()
+    run.users = users
+    run.h = packed["h"].to(device)
+    user_ids = {name: i for i, name in enumerate(packed["user_names"])}
+    return ResumeState(int(packed["window"]), run, user_ids)
