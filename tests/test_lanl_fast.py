@@ -65,6 +65,15 @@ ODD_LINES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def split_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut every chunk of two or more lines between the two parse threads (the
+    default leaves chunks under 1 MiB whole, i.e. every chunk of these small files)."""
+    import ingest.lanl_engine
+
+    monkeypatch.setattr(ingest.lanl_engine, "MIN_SPLIT_BYTES", 0)
+
+
 def edges_frame(path: Path) -> pl.DataFrame:
     return GraphStore(path).edges().sort("window", "src_host", "dst_host")
 

@@ -1,0 +1,403 @@
+"""Tables and stages of the fast LANL ingest; the kernels are in :mod:`ingest.lanl_kernel`.
+
+A chunk is cut at a newline near its middle and its two halves are parsed at once
+by two :class:`Parser` objects (one per thread, each with private string tables:
+no locks). The driver then maps each parser's new local ids to global ids
+(:meth:`Engine.map_ids`) and aggregates the events (:meth:`Engine.aggregate`),
+while the parsers already work on the next chunk. Every table is a numpy array
+owned here and grown when a kernel asks.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+import polars as pl
+
+from ingest import lanl_kernel as K
+from ingest.graph_edges import AUTH_MIX, EDGE_COLUMNS_NO_IDS, LOGON_MIX, ORIENTATION_MIX
+from ingest.lanl import MAX_EXAMPLES, REASONS, Chunk
+
+ACC_COLUMNS = (
+    "count",
+    "n_users",
+    "failures",
+    *AUTH_MIX,
+    "n_other_auth",
+    *LOGON_MIX,
+    "n_other_logon",
+    *ORIENTATION_MIX,
+    "first_time",
+    "last_time",
+    "n_labeled",
+)
+CATEGORIES = (*AUTH_MIX.values(), *LOGON_MIX.values(), *ORIENTATION_MIX.values())
+#: Chunks smaller than this are parsed by one thread.
+MIN_SPLIT_BYTES = 1 << 20
+
+
+class UnsortedInput(Exception):
+    """A window reappeared after it was flushed (raised when ``on_unsorted="raise"``)."""
+
+
+@dataclass
+class Strings:
+    """One interning table: open-addressing ``tab`` rows plus per-id offset and length."""
+
+    tab: np.ndarray = field(default_factory=lambda: np.full((1 << 12, 4), -1, np.int64))
+    offs: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
+    lens: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
+    names: list[str] = field(default_factory=list)  # decoded, ids 0..len-1
+    _series: pl.Series | None = None
+
+    def grow(self) -> None:
+        """Double the id capacity and rebuild the hash table at twice that size."""
+        size = 2 * len(self.offs)
+        for name in ("offs", "lens"):
+            old = getattr(self, name)
+            new = np.zeros(size, np.int64)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        tab = np.full((2 * size, 4), -1, np.int64)
+        K.rehash_strings(tab, self.tab)
+        self.tab = tab
+
+    def reserve(self, n_ids: int) -> None:
+        """Grow until ``n_ids`` ids fit below half load."""
+        while 2 * n_ids > len(self.tab) or n_ids > len(self.offs):
+            self.grow()
+
+    def args(self) -> tuple[np.ndarray, ...]:
+        return self.tab, self.offs, self.lens
+
+    def text(self, store: np.ndarray, k: int) -> str:
+        o, n = int(self.offs[k]), int(self.lens[k])
+        return store[o : o + n].tobytes().decode("utf-8", "replace")
+
+    def series(self, store: np.ndarray, n: int) -> pl.Series:
+        """Decoded strings of ids ``0..n-1`` as a Series (cached, extended on demand)."""
+        if len(self.names) < n or self._series is None:
+            lo = len(self.names)
+            offs, lens = self.offs[lo:n].copy(), self.lens[lo:n].copy()
+            if len(offs):
+                base = int(offs.min())
+                raw = store[base : int((offs + lens).max())].tobytes()
+                rel = (offs - base).tolist()
+                self.names.extend(
+                    raw[o : o + m].decode("utf-8", "replace")
+                    for o, m in zip(rel, lens.tolist(), strict=True)
+                )
+            self._series = pl.Series(self.names, dtype=pl.String)
+        return self._series
+
+
+@dataclass
+class Part:
+    """What one parser made of one byte range of a chunk."""
+
+    parser: Parser
+    ev: tuple[np.ndarray, ...]  # time, src_user, src_host, dst_host, mix (local ids)
+    n_kept: int
+    n_lines: int
+    n_valid: int
+    lo: int
+    hi: int
+    first: int
+    last: int
+    is_sorted: bool
+    bad_counts: list[int]
+    bad_rows: list[int]
+    bad_reasons: list[int]
+    # the parser's tables as they were at the end of this range (ids below n_* are final)
+    n_users: int
+    n_hosts: int
+    tables: tuple[np.ndarray, ...]  # store, user offs, user lens, host offs, host lens
+
+
+@dataclass
+class Parsed:
+    """One parsed chunk: its parts (in line order) and what the driver needs to know."""
+
+    chunk: Chunk
+    done: int  # raw bytes of earlier files (progress)
+    parts: list[Part]
+    n_kept: int
+    n_valid: int
+    lo: int
+    hi: int
+    is_sorted: bool
+    bad_counts: list[int]
+    bad_rows: list[int]
+    bad_reasons: list[int]
+
+
+class Parser:
+    """One parse thread's private string tables, state and reusable event arrays."""
+
+    def __init__(self, params: np.ndarray, words: np.ndarray, woff: np.ndarray) -> None:
+        self.params, self.words, self.woff = params, words, woff
+        self.st = np.zeros(K.STATE_SIZE, np.int64)
+        self.store = np.empty(1 << 20, np.uint8)
+        self.users, self.hosts = Strings(), Strings()
+        self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
+        self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
+        self.spare: list[tuple[np.ndarray, ...]] = []  # event arrays free for reuse
+        # local id -> global id (filled by the driver, Engine.map_ids)
+        self.umap = np.zeros(1 << 11, np.int64)
+        self.hmap = np.zeros(1 << 11, np.int64)
+        self.n_umapped = self.n_hmapped = 0
+
+    def _event_arrays(self, n: int) -> tuple[np.ndarray, ...]:
+        """Per-event arrays for ``n`` lines, reusing a released set (fewer page faults)."""
+        while self.spare:
+            ev = self.spare.pop()
+            if len(ev[0]) >= n:
+                return ev
+        m = n + n // 4
+        return (
+            np.empty(m, np.int64),
+            np.empty(m, np.int32),
+            np.empty(m, np.int32),
+            np.empty(m, np.int32),
+            np.empty(m, np.int16),
+        )
+
+    def _grow(self, status: int) -> None:
+        if status == K.GROW_USERS:
+            self.users.grow()
+        elif status == K.GROW_HOSTS:
+            self.hosts.grow()
+        elif status == K.GROW_STORE:
+            used = self.st[K.S_STORE]
+            new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
+            new[:used] = self.store[:used]
+            self.store = new
+        else:  # pragma: no cover - the kernel returns only the codes above
+            raise RuntimeError(f"unknown parse status {status}")
+
+    def parse(self, data: bytes, lo: int, hi: int) -> Part:
+        """Run the parse kernel over ``data[lo:hi]`` (whole lines), resuming after growth."""
+        s = self.st
+        s[K.S_ROW] = s[K.S_NVALID] = s[K.S_NBADEX] = s[K.S_NKEPT] = 0
+        s[K.S_POS], s[K.S_END] = lo, hi
+        s[K.S_SORTED] = 1
+        s[K.S_BAD : K.S_BAD + len(REASONS)] = 0
+        buf = np.frombuffer(data, np.uint8)
+        ev = self._event_arrays(data.count(b"\n", lo, hi) + 1)
+        while True:
+            status = K.parse(
+                buf,
+                self.params,
+                s,
+                self.store,
+                *self.users.args(),
+                *self.hosts.args(),
+                self.words,
+                self.woff,
+                *ev,
+                self.bad_rows,
+                self.bad_reasons,
+            )
+            if status == K.DONE:
+                break
+            self._grow(status)
+        nb = int(s[K.S_NBADEX])
+        return Part(
+            parser=self,
+            ev=ev,
+            n_kept=int(s[K.S_NKEPT]),
+            n_lines=int(s[K.S_ROW]),
+            n_valid=int(s[K.S_NVALID]),
+            lo=int(s[K.S_LO]),
+            hi=int(s[K.S_HI]),
+            first=int(s[K.S_FIRST]),
+            last=int(s[K.S_PREV]),
+            is_sorted=bool(s[K.S_SORTED]),
+            bad_counts=s[K.S_BAD : K.S_BAD + len(REASONS)].tolist(),
+            bad_rows=self.bad_rows[:nb].tolist(),
+            bad_reasons=self.bad_reasons[:nb].tolist(),
+            n_users=int(s[K.S_NUSERS]),
+            n_hosts=int(s[K.S_NHOSTS]),
+            tables=(self.store, self.users.offs, self.users.lens, self.hosts.offs, self.hosts.lens),
+        )
+
+
+def _combine(chunk: Chunk, done: int, parts: list[Part]) -> Parsed:
+    """Chunk-level counts, order statistics and bad-line examples of its parts."""
+    valid = [q for q in parts if q.n_valid]
+    is_sorted = all(q.is_sorted for q in valid) and all(
+        a.last <= b.first for a, b in pairwise(valid)
+    )
+    rows: list[int] = []
+    reasons: list[int] = []
+    offset = 0
+    for q in parts:
+        rows += [offset + r for r in q.bad_rows]
+        reasons += q.bad_reasons
+        offset += q.n_lines
+    return Parsed(
+        chunk=chunk,
+        done=done,
+        parts=parts,
+        n_kept=sum(q.n_kept for q in parts),
+        n_valid=sum(q.n_valid for q in parts),
+        lo=min((q.lo for q in valid), default=0),
+        hi=max((q.hi for q in valid), default=0),
+        is_sorted=is_sorted,
+        bad_counts=[sum(c) for c in zip(*(q.bad_counts for q in parts), strict=True)],
+        bad_rows=rows[:MAX_EXAMPLES],
+        bad_reasons=reasons[:MAX_EXAMPLES],
+    )
+
+
+class Engine:
+    """Tables and counters of one pass over the input: two parsers, then aggregation."""
+
+    def __init__(self, params: np.ndarray, rt_times: np.ndarray, threads: int = 2) -> None:
+        self.params = params
+        names = [*CATEGORIES, "Success", "Fail"]
+        words = np.frombuffer("".join(names).encode(), np.uint8)
+        woff = np.cumsum([0, *(len(w) for w in names)]).astype(np.int64)
+        self.parsers = [Parser(params, words, woff) for _ in range(max(1, threads))]
+        # global ids: users, hosts and their bytes (S_NUSERS, S_NHOSTS, S_STORE of gst)
+        self.gst = np.zeros(K.STATE_SIZE, np.int64)
+        self.store = np.empty(1 << 20, np.uint8)
+        self.users, self.hosts = Strings(), Strings()
+        self.st2 = np.zeros(K.STATE_SIZE, np.int64)  # aggregate stage
+        self.st2[K.S_WMAX] = -1
+        self.e_tab = np.full(1 << 16, -1, np.int64)
+        self.acc = np.zeros((1 << 15, K.N_ACC), np.int64)
+        self.uset = np.full(1 << 16, -1, np.int64)
+        self.rt_times = rt_times
+        self.cand = np.zeros((1 << 10, 5), np.int64)
+
+    @property
+    def n_hosts(self) -> int:
+        return int(self.gst[K.S_NHOSTS])
+
+    # -- parse stage (worker threads) -------------------------------------------------------
+    def submit(self, pool: ThreadPoolExecutor, chunk: Chunk) -> list[Future]:
+        """Start parsing ``chunk``: its halves (cut at a newline) on the parsers."""
+        data = chunk.data
+        cuts = [0]
+        k = len(self.parsers)
+        if len(data) >= MIN_SPLIT_BYTES:
+            for i in range(1, k):
+                cut = data.find(b"\n", max(cuts[-1], i * len(data) // k))
+                if 0 <= cut < len(data) - 1:
+                    cuts.append(cut + 1)
+        cuts.append(len(data))
+        return [
+            pool.submit(p.parse, data, a, b)
+            for p, a, b in zip(self.parsers, cuts, cuts[1:], strict=False)
+        ]
+
+    def collect(self, chunk: Chunk, done: int, futures: list[Future]) -> Parsed:
+        """Wait for the parts of :meth:`submit` and combine them."""
+        return _combine(chunk, done, [f.result() for f in futures])
+
+    # -- aggregate stage (driver thread) ----------------------------------------------------
+    def _map(self, strings: Strings, slot: int, src, offs, lens, lo: int, hi: int, out) -> None:
+        n = int(self.gst[slot])
+        strings.reserve(n + hi - lo)
+        need = int(self.gst[K.S_STORE] + lens[lo:hi].sum())
+        if need > len(self.store):
+            new = np.empty(2 * need + (1 << 20), np.uint8)
+            new[: self.gst[K.S_STORE]] = self.store[: self.gst[K.S_STORE]]
+            self.store = new
+        K.intern_ids(src, offs, lens, lo, hi, *strings.args(), self.store, self.gst, slot, out)
+
+    def map_ids(self, part: Part) -> None:
+        """Give the part's new local user and host ids their global ids."""
+        p = part.parser
+        store, u_offs, u_lens, h_offs, h_lens = part.tables
+        if part.n_users > p.n_umapped:
+            if part.n_users > len(p.umap):
+                p.umap = np.resize(p.umap, 2 * part.n_users)
+            self._map(
+                self.users, K.S_NUSERS, store, u_offs, u_lens, p.n_umapped, part.n_users, p.umap
+            )
+            p.n_umapped = part.n_users
+        if part.n_hosts > p.n_hmapped:
+            if part.n_hosts > len(p.hmap):
+                p.hmap = np.resize(p.hmap, 2 * part.n_hosts)
+            self._map(
+                self.hosts, K.S_NHOSTS, store, h_offs, h_lens, p.n_hmapped, part.n_hosts, p.hmap
+            )
+            p.n_hmapped = part.n_hosts
+
+    def _grow_aggregate(self, status: int) -> None:
+        if status == K.GROW_EDGES:
+            n = int(self.st2[K.S_NEDGES])
+            size = 4 * self.acc.shape[0]
+            acc = np.empty((size, K.N_ACC), np.int64)
+            acc[:n] = self.acc[:n]
+            self.acc = acc
+            self.e_tab = np.full(2 * size, -1, np.int64)
+            K.rehash_edges(self.e_tab, self.acc, n)
+        elif status == K.GROW_USET:
+            new = np.full(4 * len(self.uset), -1, np.int64)
+            K.rehash_keys(new, self.uset)
+            self.uset = new
+        elif status == K.GROW_CAND:
+            self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
+        else:  # pragma: no cover - the kernel returns only the codes above
+            raise RuntimeError(f"unknown aggregate status {status}")
+
+    def aggregate(self, part: Part) -> None:
+        """Add a part's kept events to the edge counters (after :meth:`map_ids`)."""
+        s = self.st2
+        s[K.S_POS] = 0
+        s[K.S_NKEPT] = part.n_kept
+        p = part.parser
+        while True:
+            status = K.aggregate(
+                self.params,
+                s,
+                *part.ev,
+                self.e_tab,
+                self.acc,
+                self.uset,
+                self.rt_times,
+                self.cand,
+                p.umap,
+                p.hmap,
+            )
+            if status == K.DONE:
+                return
+            if status == K.UNSORTED:
+                raise UnsortedInput
+            self._grow_aggregate(status)
+
+    def release(self, part: Part) -> None:
+        """Give a consumed part's event arrays back to its parser for reuse."""
+        part.parser.spare.append(part.ev)
+
+    def take(self, keep_mask: np.ndarray) -> pl.DataFrame:
+        """Edge rows of the slots not in ``keep_mask``; the kept slots are compacted."""
+        n = int(self.st2[K.S_NEDGES])
+        idx = np.flatnonzero(~keep_mask)
+        hosts = self.hosts.series(self.store, self.n_hosts)
+        acc = self.acc[idx]
+        frame = pl.DataFrame(
+            {
+                "window": acc[:, K.A_WIN],
+                "src_host": hosts.gather(acc[:, K.A_SRC]),
+                "dst_host": hosts.gather(acc[:, K.A_DST]),
+                **{c: acc[:, K.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+            }
+        )
+        frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(
+            EDGE_COLUMNS_NO_IDS
+        )
+        if len(idx) == n:
+            self.e_tab[:] = -1
+            self.uset[:] = -1
+            self.st2[K.S_NEDGES] = self.st2[K.S_NUSET] = 0
+        else:
+            m, nu = K.compact(keep_mask, self.e_tab, self.acc, self.uset)
+            self.st2[K.S_NEDGES], self.st2[K.S_NUSET] = m, nu
+        return frame.sort("window")
