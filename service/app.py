@@ -133,6 +133,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.sessions = session_factory(engine)
     app.state.summarizer = summarizer
     app.state.key_cache = KeyCache(ttl=key_cache_ttl)

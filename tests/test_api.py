@@ -409,3 +409,36 @@ def test_post_xml_lines_then_ingest_worker_queues_scoring(lite, tmp_path):
     with client.app.state.sessions() as session:
         counts = jobs.counts(session=session)
     assert counts == {"ingest": {"done": 1}, "score": {"pending": 1}}
+
+
+def test_fast_list_json_equals_the_alert_model(api):
+    """GET /alerts writes its JSON directly (service/api/alerts_json.py): it must say
+    exactly what AlertRead built from the ORM object says, on both databases."""
+    from sqlalchemy import select
+
+    from detections.models_sql import Alert
+    from service.api.alerts_schemas import AlertRead
+
+    client, keys = api
+    listed = all_pages(client, keys["read"], sort="id", limit=100)
+    with client.app.state.sessions() as session:
+        alerts = session.scalars(select(Alert).order_by(Alert.id)).all()
+        want = [AlertRead.model_validate(a).model_dump(mode="json") for a in alerts]
+    assert listed == want
+    assert any(a["campaign_id"] for a in listed) and any(a["techniques"] for a in listed)
+
+
+def test_detail_equals_the_orm_view(api):
+    from service.api.alerts_schemas import AlertDetail
+    from service.services import alerts as alert_service
+
+    client, keys = api
+    listed = all_pages(client, keys["read"], limit=100)
+    with_campaign = next(a["id"] for a in listed if a["campaign_id"])
+    with_hits = next(a["id"] for a in listed if "rules" in a["scores"])
+    for alert_id in (1, with_campaign, with_hits):
+        got = client.get(f"/alerts/{alert_id}", headers=auth(keys["read"])).json()
+        with client.app.state.sessions() as session:
+            orm = alert_service.get_alert(session=session, alert_id=alert_id)
+            want = AlertDetail.model_validate(orm).model_dump(mode="json")
+        assert got == want

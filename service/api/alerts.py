@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from service.api.alerts_json import alert_page_json
 from service.api.alerts_schemas import (
     AlertDetail,
     AlertPage,
-    AlertRead,
     AlertUpdate,
     Severity,
     Sort,
     Status,
     SummaryRead,
 )
-from service.api.deps import Reader, SessionDep, Writer
+from service.api.deps import Reader, SessionDep, Writer, read
 from service.services import alerts as alert_service
 from service.services import summaries as summary_service
 
@@ -27,10 +27,12 @@ AlertId = Annotated[int, Path(ge=1, le=2**62, description="alert id")]
 Name = Annotated[str | None, Query(min_length=1, max_length=500)]
 
 
+JSON = "application/json"
+
+
 @router.get("", response_model=AlertPage, dependencies=[Reader])
-def list_alerts(
+async def list_alerts(
     request: Request,
-    session: SessionDep,
     start: Annotated[int | None, Query(ge=0, le=2**62, description="from (UTC s)")] = None,
     end: Annotated[int | None, Query(ge=0, le=2**62, description="to (UTC s)")] = None,
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
@@ -46,7 +48,7 @@ def list_alerts(
     sort: Sort = "-time",
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> AlertPage:
+) -> Response:
     """Alerts matching every given filter, one page at a time (cursor pagination).
 
     With ``detector``, ``min_score`` applies to that detector's score.
@@ -66,18 +68,17 @@ def list_alerts(
         rule=rule,
         campaign=campaign,
     )
-    page = alert_service.list_alerts(
-        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
+    page = await read(
+        request, alert_service.list_alerts, filters=filters, sort=sort, limit=limit, cursor=cursor
     )
-    return AlertPage(
-        items=[AlertRead.model_validate(a) for a in page.items], next_cursor=page.next_cursor
-    )
+    return Response(alert_page_json(page.items, page.next_cursor), media_type=JSON)
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, dependencies=[Reader])
-def get_alert(alert_id: AlertId, session: SessionDep) -> AlertDetail:
+async def get_alert(alert_id: AlertId, request: Request) -> Response:
     """One alert with its scores, explanation, rule hits, campaign and history."""
-    return AlertDetail.model_validate(alert_service.get_alert(session=session, alert_id=alert_id))
+    detail = await read(request, alert_service.get_alert_detail, alert_id=alert_id)
+    return Response(AlertDetail.model_validate(detail).model_dump_json(), media_type=JSON)
 
 
 @router.patch("/{alert_id}", response_model=AlertDetail, dependencies=[Writer])

@@ -7,7 +7,7 @@ Missing or unknown key: 401; a key without the needed scope: 403.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -34,6 +34,21 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+T = TypeVar("T")
+
+
+async def read(request: Request, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """``fn(session=<pooled connection>, **kwargs)`` in the thread pool: one hop, no ORM
+    session. For the hot read routes; the connection is in autocommit mode (no
+    BEGIN / ROLLBACK round trips), so ``fn`` must only read."""
+    engine = request.app.state.read_engine
+
+    def call() -> T:
+        with engine.connect() as conn:
+            return fn(session=conn, **kwargs)
+
+    return await run_in_threadpool(call)
 
 
 def _lookup(sessions: Callable[[], Session], key: str) -> tuple[str, str] | None:

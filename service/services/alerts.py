@@ -1,4 +1,11 @@
-"""Alert service functions: list (filters, sort, cursor pages), get, update (history kept)."""
+"""Alert service functions: list (filters, sort, cursor pages), get, update (history kept).
+
+The read paths (:func:`list_alerts`, :func:`get_alert_detail`) are the API's hot
+routes: they run SQLAlchemy Core selects of only the needed columns (no ORM
+objects, no identity map) and accept a ``Session`` or a plain pooled
+``Connection``. The JSON columns of a listed alert come back as JSON *text*, ready
+to be embedded in a response without a parse / re-encode round trip.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,13 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy import Connection, Row, Select, Text, bindparam, cast, exists, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from detections.models_sql import Alert, AlertHistory, AlertRuleHit, AlertScore
+from detections.models_sql import Alert, AlertHistory, AlertRuleHit, AlertScore, Campaign
 from service.services.errors import InvalidInput, NotFound
 
 STATUSES = ("new", "triaged", "closed")
@@ -47,15 +55,61 @@ class AlertFilter:
     campaign: int | None = None
 
 
+#: Columns of a listed alert, in this order (``scores`` and ``techniques`` as JSON text).
+LIST_COLUMNS = (
+    Alert.id,
+    Alert.time,
+    Alert.last_time,
+    Alert.window,
+    Alert.src_host,
+    Alert.dst_host,
+    Alert.user,
+    Alert.score,
+    Alert.detector,
+    cast(Alert.scores, Text).label("scores"),
+    cast(Alert.techniques, Text).label("techniques"),
+    Alert.severity,
+    Alert.status,
+    Alert.verdict,
+    Alert.campaign_id,
+)
+_DETAIL_COLUMNS = (
+    *(c for c in LIST_COLUMNS if c.name not in ("scores", "techniques")),
+    Alert.scores,
+    Alert.techniques,
+    Alert.users,
+    Alert.explanation,
+    Alert.evidence,
+    Alert.src_ips,
+    Alert.note,
+    Campaign.hosts.label("campaign_hosts"),
+    Campaign.alert_count.label("campaign_alert_count"),
+    Campaign.severity.label("campaign_severity"),
+)
+_HIT_COLUMNS = (
+    AlertRuleHit.rule_id,
+    AlertRuleHit.title,
+    AlertRuleHit.severity,
+    AlertRuleHit.attack,
+    AlertRuleHit.time,
+    AlertRuleHit.host,
+    AlertRuleHit.user,
+    AlertRuleHit.source,
+)
+
+Reader = Session | Connection
+
+
 @dataclass
 class AlertPage:
-    """One page of alerts and the cursor of the next (None on the last page)."""
+    """One page of alerts (rows of :data:`LIST_COLUMNS`) and the cursor of the next
+    (None on the last page)."""
 
-    items: list[Alert]
+    items: list[Row[Any]]
     next_cursor: str | None
 
 
-def encode_cursor(sort: str, alert: Alert) -> str:
+def encode_cursor(sort: str, alert: Any) -> str:
     """An opaque cursor positioned after ``alert`` in ``sort`` order."""
     column = sort.lstrip("-")
     payload = {"s": sort, "v": getattr(alert, column), "id": alert.id}
@@ -81,41 +135,68 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     return value, last_id
 
 
-def _where(f: AlertFilter) -> list[Any]:
+_EQUALS = {
+    "src_host": Alert.src_host,
+    "dst_host": Alert.dst_host,
+    "user": Alert.user,
+    "status": Alert.status,
+    "severity": Alert.severity,
+    "campaign": Alert.campaign_id,
+}
+
+
+def _where(given: frozenset[str]) -> list[Any]:
+    """Conditions for the filters named in ``given``, each value a bind parameter of
+    the filter's name."""
+    b = bindparam
     conds: list[Any] = []
-    if f.start is not None:
-        conds.append(Alert.time >= f.start)
-    if f.end is not None:
-        conds.append(Alert.time <= f.end)
-    if f.host is not None:
-        conds.append(or_(Alert.src_host == f.host, Alert.dst_host == f.host))
-    for column, value in (
-        (Alert.src_host, f.src_host),
-        (Alert.dst_host, f.dst_host),
-        (Alert.user, f.user),
-        (Alert.status, f.status),
-        (Alert.severity, f.severity),
-        (Alert.campaign_id, f.campaign),
-    ):
-        if value is not None:
-            conds.append(column == value)
-    if f.detector is not None:
-        sub = exists().where(AlertScore.alert_id == Alert.id, AlertScore.detector == f.detector)
-        if f.min_score is not None:
-            sub = sub.where(AlertScore.score >= f.min_score)
+    if "start" in given:
+        conds.append(Alert.time >= b("start"))
+    if "end" in given:
+        conds.append(Alert.time <= b("end"))
+    if "host" in given:
+        conds.append(or_(Alert.src_host == b("host"), Alert.dst_host == b("host")))
+    conds += [column == b(name) for name, column in _EQUALS.items() if name in given]
+    if "detector" in given:
+        sub = exists().where(AlertScore.alert_id == Alert.id, AlertScore.detector == b("detector"))
+        if "min_score" in given:
+            sub = sub.where(AlertScore.score >= b("min_score"))
         conds.append(sub)
-    elif f.min_score is not None:
-        conds.append(Alert.score >= f.min_score)
-    if f.rule is not None:
+    elif "min_score" in given:
+        conds.append(Alert.score >= b("min_score"))
+    if "rule" in given:
         conds.append(
-            exists().where(AlertRuleHit.alert_id == Alert.id, AlertRuleHit.rule_id == f.rule)
+            exists().where(AlertRuleHit.alert_id == Alert.id, AlertRuleHit.rule_id == b("rule"))
         )
     return conds
 
 
+@lru_cache(maxsize=1024)
+def _list_statement(given: frozenset[str], sort: str, after: bool) -> Select[Any]:
+    """The select of one filter shape, built once: values are bound at execution, and
+    reusing the same statement object skips SQLAlchemy's per-call construction,
+    cache-key and result-adaptation work."""
+    desc = sort.startswith("-")
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    query = select(*LIST_COLUMNS).where(*_where(given))
+    if after:
+        last_id = bindparam("after_id", type_=Alert.id.type)
+        if column is Alert.id:
+            query = query.where(Alert.id < last_id if desc else Alert.id > last_id)
+        else:
+            key = tuple_(column, Alert.id)
+            value = tuple_(bindparam("after_value", type_=column.type), last_id)
+            query = query.where(key < value if desc else key > value)
+    if column is Alert.id:
+        order = [Alert.id.desc() if desc else Alert.id.asc()]
+    else:
+        order = [column.desc(), Alert.id.desc()] if desc else [column.asc(), Alert.id.asc()]
+    return query.order_by(*order).limit(bindparam("page_limit"))
+
+
 def list_alerts(
     *,
-    session: Session,
+    session: Reader,
     filters: AlertFilter = AlertFilter(),
     sort: str = "-time",
     limit: int = 50,
@@ -133,28 +214,63 @@ def list_alerts(
         raise InvalidInput("sort", f"expected one of {', '.join(SORTS)}, got {sort!r}")
     if limit < 1:
         raise InvalidInput("limit", "must be >= 1")
-    desc = sort.startswith("-")
-    column = _SORT_COLUMNS[sort.lstrip("-")]
-    query = select(Alert).where(*_where(filters))
+    params = {k: v for k, v in vars(filters).items() if v is not None}
+    statement = _list_statement(frozenset(params), sort, bool(cursor))
     if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        if column is Alert.id:
-            query = query.where(Alert.id < last_id if desc else Alert.id > last_id)
-        else:
-            key, after = tuple_(column, Alert.id), tuple_(value, last_id)
-            query = query.where(key < after if desc else key > after)
-    if column is Alert.id:
-        order = [Alert.id.desc() if desc else Alert.id.asc()]
-    else:
-        order = [column.desc(), Alert.id.desc()] if desc else [column.asc(), Alert.id.asc()]
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+        params["after_value"], params["after_id"] = decode_cursor(cursor, sort)
+        if sort.lstrip("-") == "id":
+            del params["after_value"]
+    params["page_limit"] = limit + 1
+    rows = session.execute(statement, params).all()
     more = len(rows) > limit
     items = rows[:limit]
     return AlertPage(items=items, next_cursor=encode_cursor(sort, items[-1]) if more else None)
 
 
+_DETAIL = (
+    select(*_DETAIL_COLUMNS)
+    .outerjoin(Campaign, Campaign.id == Alert.campaign_id)
+    .where(Alert.id == bindparam("alert_id"))
+)
+_RULE_HITS = (
+    select(*_HIT_COLUMNS)
+    .where(AlertRuleHit.alert_id == bindparam("alert_id"))
+    .order_by(AlertRuleHit.id)
+)
+_HISTORY = (
+    select(AlertHistory.at, AlertHistory.actor, AlertHistory.changes)
+    .where(AlertHistory.alert_id == bindparam("alert_id"))
+    .order_by(AlertHistory.id)
+)
+
+
+def get_alert_detail(*, session: Reader, alert_id: int) -> dict[str, Any]:
+    """The alert with its rule hits, history and campaign, as plain data (the fields
+    of the API's ``AlertDetail``); three indexed Core selects.
+
+    Raises:
+        NotFound: no alert with this id.
+    """
+    key = {"alert_id": alert_id}
+    row = session.execute(_DETAIL, key).first()
+    if row is None:
+        raise NotFound(f"alert {alert_id} not found")
+    out = row._asdict()
+    hosts = out.pop("campaign_hosts")
+    count = out.pop("campaign_alert_count")
+    severity = out.pop("campaign_severity")
+    out["campaign"] = (
+        None
+        if out["campaign_id"] is None
+        else {"id": out["campaign_id"], "hosts": hosts, "alert_count": count, "severity": severity}
+    )
+    out["rule_hits"] = [r._asdict() for r in session.execute(_RULE_HITS, key)]
+    out["history"] = [r._asdict() for r in session.execute(_HISTORY, key)]
+    return out
+
+
 def get_alert(*, session: Session, alert_id: int) -> Alert:
-    """The alert with its rule hits, history and campaign.
+    """The alert (ORM object, for updates) with its rule hits, history and campaign.
 
     Raises:
         NotFound: no alert with this id.
