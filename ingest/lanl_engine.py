@@ -137,8 +137,8 @@ class Parsed:
 class Parser:
     """One parse thread's private string tables, state and reusable event arrays."""
 
-    def __init__(self, params: np.ndarray, words: np.ndarray, woff: np.ndarray) -> None:
-        self.params, self.words, self.woff = params, words, woff
+    def __init__(self, params: np.ndarray, vocab: np.ndarray, words: np.ndarray) -> None:
+        self.params, self.vocab, self.words = params, vocab, words
         self.st = np.zeros(K.STATE_SIZE, np.int64)
         self.store = np.empty(1 << 20, np.uint8)
         self.users, self.hosts = Strings(), Strings()
@@ -186,17 +186,19 @@ class Parser:
         s[K.S_SORTED] = 1
         s[K.S_BAD : K.S_BAD + len(REASONS)] = 0
         buf = np.frombuffer(data, np.uint8)
+        w64 = np.frombuffer(data, np.uint64, count=len(data) // 8)
         ev = self._event_arrays(data.count(b"\n", lo, hi) + 1)
         while True:
             status = K.parse(
                 buf,
+                w64,
                 self.params,
                 s,
                 self.store,
                 *self.users.args(),
                 *self.hosts.args(),
+                self.vocab,
                 self.words,
-                self.woff,
                 *ev,
                 self.bad_rows,
                 self.bad_reasons,
@@ -223,6 +225,18 @@ class Parser:
             n_hosts=int(s[K.S_NHOSTS]),
             tables=(self.store, self.users.offs, self.users.lens, self.hosts.offs, self.hosts.lens),
         )
+
+
+def _vocabulary(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``vocab`` rows (length, packed bytes 0-7, packed bytes 8-15, offset) and the bytes."""
+    raw = [w.encode() for w in names]
+    rows, off = [], 0
+    for b in raw:
+        head = b[:16].ljust(16, b"\0")
+        w0, w1 = np.frombuffer(head, "<i8").tolist()
+        rows.append((len(b), w0, w1, off))
+        off += len(b)
+    return np.array(rows, np.int64), np.frombuffer(b"".join(raw), np.uint8)
 
 
 def _combine(chunk: Chunk, done: int, parts: list[Part]) -> Parsed:
@@ -258,10 +272,8 @@ class Engine:
 
     def __init__(self, params: np.ndarray, rt_times: np.ndarray, threads: int = 2) -> None:
         self.params = params
-        names = [*CATEGORIES, "Success", "Fail"]
-        words = np.frombuffer("".join(names).encode(), np.uint8)
-        woff = np.cumsum([0, *(len(w) for w in names)]).astype(np.int64)
-        self.parsers = [Parser(params, words, woff) for _ in range(max(1, threads))]
+        vocab, words = _vocabulary([*CATEGORIES, "Success", "Fail"])
+        self.parsers = [Parser(params, vocab, words) for _ in range(max(1, threads))]
         # global ids: users, hosts and their bytes (S_NUSERS, S_NHOSTS, S_STORE of gst)
         self.gst = np.zeros(K.STATE_SIZE, np.int64)
         self.store = np.empty(1 << 20, np.uint8)

@@ -58,9 +58,10 @@ from ingest.lanl_tables import (
     edge_hash,
     in_set,
     inline,
-    intern,
     intern_ids,
+    intern_packed,
     jit,
+    pack_bytes,
     rehash_edges,
     rehash_keys,
     rehash_strings,
@@ -129,32 +130,39 @@ def _parse_time(buf, a, b):
 
 
 @inline
-def _classify(buf, a, b, words, woff, lo, hi):
-    """Index ``k - lo`` of the first word ``lo <= k < hi`` equal to ``buf[a:b]``, else -1."""
-    n = b - a
+def _classify(buf, a, n, w0, w1, vocab, words, lo, hi):
+    """Index ``k - lo`` of the first word ``lo <= k < hi`` equal to ``buf[a:a+n]``, else -1.
+
+    ``vocab`` rows are (length, packed first 8 bytes, next 8, offset in ``words``);
+    ``w0, w1`` are the field's packed bytes, so only words over 16 bytes compare bytes.
+    """
     for k in range(lo, hi):
-        o = woff[k]
-        if woff[k + 1] - o != n:
-            continue
-        same = True
-        for j in range(n):
-            if buf[a + j] != words[o + j]:
-                same = False
-                break
-        if same:
-            return k - lo
+        if vocab[k, 0] == n and vocab[k, 1] == w0 and vocab[k, 2] == w1:
+            if n <= 16:
+                return k - lo
+            o = vocab[k, 3]
+            same = True
+            for j in range(16, n):
+                if buf[a + j] != words[o + j]:
+                    same = False
+                    break
+            if same:
+                return k - lo
     return -1
 
 
 @inline
-def _stop(state, pos, row):
-    state[S_POS] = pos
-    state[S_ROW] = row
+def _field(buf, w64, a, b):
+    """(length, first 8 bytes, next 8 bytes) of the field ``buf[a:b]``."""
+    n = b - a
+    w0, w1 = pack_bytes(buf, a, n)
+    return n, w0, w1
 
 
 @jit
 def parse(
     buf,
+    w64,
     params,
     state,
     store,
@@ -164,8 +172,8 @@ def parse(
     h_tab,
     h_offs,
     h_lens,
+    vocab,
     words,
-    woff,
     ev_t,
     ev_u,
     ev_src,
@@ -176,11 +184,12 @@ def parse(
 ):
     """Parse, validate and intern the lines of ``buf[state[S_POS]:state[S_END]]``.
 
-    Kept events (valid, inside the time range) go to the ``ev_*`` arrays at
-    ``state[S_NKEPT]``: time, src_user id, src/dst host ids and ``ev_mix`` =
-    failure bit | auth column << 1 | logon column << 3 | orientation column << 6
-    (orientation 5 = none). ``words`` holds the 13 mix values then
-    ``Success`` and ``Fail`` (offsets ``woff``).
+    ``w64`` is ``buf`` viewed as uint64 words (fast field loads). Kept events
+    (valid, inside the time range) go to the ``ev_*`` arrays at ``state[S_NKEPT]``:
+    time, src_user id, src/dst host ids and ``ev_mix`` = failure bit | auth column
+    << 1 | logon column << 3 | orientation column << 6 (orientation 5 = none).
+    ``vocab`` rows 0-12 are the mix values, 13-14 ``Success`` and ``Fail``
+    (see :func:`_classify`).
     """
     n = state[S_END]
     fs = np.empty(10, np.int64)
@@ -191,13 +200,19 @@ def parse(
     end = params[P_END]
     pos = state[S_POS]
     row = state[S_ROW]
+    # counters live in locals inside the loop and go back to ``state`` on return
+    n_valid = state[S_NVALID]
+    lo_t, hi_t, first_t, prev_t = state[S_LO], state[S_HI], state[S_FIRST], state[S_PREV]
+    is_sorted = state[S_SORTED]
+    k = state[S_NKEPT]
+    status = DONE
     while pos < n:
         if 2 * (state[S_NUSERS] + 1) > len(u_tab) or state[S_NUSERS] + 1 > len(u_offs):
-            _stop(state, pos, row)
-            return GROW_USERS
+            status = GROW_USERS
+            break
         if 2 * (state[S_NHOSTS] + 2) > len(h_tab) or state[S_NHOSTS] + 2 > len(h_offs):
-            _stop(state, pos, row)
-            return GROW_HOSTS
+            status = GROW_HOSTS
+            break
         # one pass: find the line end and split into at most 10 fields (commas past
         # the 10th are ignored, like Polars)
         nf = 0
@@ -214,8 +229,8 @@ def parse(
                 a = e + 1
             e += 1
         if state[S_STORE] + (e - pos) > len(store):
-            _stop(state, pos, row)
-            return GROW_STORE
+            status = GROW_STORE
+            break
         le = e
         if le > pos and buf[le - 1] == 13:
             le -= 1
@@ -265,7 +280,8 @@ def parse(
             elif t < 0:
                 reason = 4
             else:
-                sv = _classify(buf, fs[8], fe[8], words, woff, 13, 15)
+                m, w0, w1 = _field(buf, w64, fs[8], fe[8])
+                sv = _classify(buf, fs[8], m, w0, w1, vocab, words, 13, 15)
                 if sv < 0:
                     reason = 5
                 fail = sv
@@ -278,43 +294,48 @@ def parse(
                 state[S_NBADEX] = nb + 1
             continue
         # valid event: order statistics before the time filter (as read_auth)
-        if state[S_NVALID] == 0:
-            state[S_LO] = t
-            state[S_HI] = t
-            state[S_FIRST] = t
+        if n_valid == 0:
+            lo_t = hi_t = first_t = t
         else:
-            if t < state[S_LO]:
-                state[S_LO] = t
-            if t > state[S_HI]:
-                state[S_HI] = t
-            if t < state[S_PREV]:
-                state[S_SORTED] = 0
-        state[S_PREV] = t
-        state[S_NVALID] += 1
+            if t < lo_t:
+                lo_t = t
+            if t > hi_t:
+                hi_t = t
+            if t < prev_t:
+                is_sorted = 0
+        prev_t = t
+        n_valid += 1
         if (has_start and t < start) or (has_end and t >= end):
             continue
-        k = state[S_NKEPT]
         ev_t[k] = t
-        ev_u[k] = intern(buf, fs[1], fe[1], u_tab, u_offs, u_lens, store, state, S_NUSERS)
-        ev_src[k] = intern(buf, fs[3], fe[3], h_tab, h_offs, h_lens, store, state, S_NHOSTS)
-        sh = ev_src[k]
-        # dst == src is common (local logons): reuse the id after a byte compare
-        same = fe[4] - fs[4] == fe[3] - fs[3]
-        if same:
+        m, w0, w1 = _field(buf, w64, fs[1], fe[1])
+        ev_u[k] = intern_packed(
+            buf, fs[1], fe[1], w0, w1, u_tab, u_offs, u_lens, store, state, S_NUSERS
+        )
+        m, w0, w1 = _field(buf, w64, fs[3], fe[3])
+        sh = intern_packed(buf, fs[3], fe[3], w0, w1, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        ev_src[k] = sh
+        m2, x0, x1 = _field(buf, w64, fs[4], fe[4])
+        # dst == src is common (local logons): reuse the id
+        same = m2 == m and x0 == w0 and x1 == w1
+        if same and m > 16:
             d = fs[4] - fs[3]
-            for j in range(fs[3], fe[3]):
+            for j in range(fs[3] + 16, fe[3]):
                 if buf[j] != buf[j + d]:
                     same = False
                     break
         if same:
             ev_dst[k] = sh
         else:
-            ev_dst[k] = intern(buf, fs[4], fe[4], h_tab, h_offs, h_lens, store, state, S_NHOSTS)
-        au = _classify(buf, fs[5], fe[5], words, woff, 0, N_AUTH)
-        lg = _classify(buf, fs[6], fe[6], words, woff, N_AUTH, N_AUTH + N_LOGON)
-        orn = _classify(
-            buf, fs[7], fe[7], words, woff, N_AUTH + N_LOGON, N_AUTH + N_LOGON + N_ORIENT
-        )
+            ev_dst[k] = intern_packed(
+                buf, fs[4], fe[4], x0, x1, h_tab, h_offs, h_lens, store, state, S_NHOSTS
+            )
+        m, w0, w1 = _field(buf, w64, fs[5], fe[5])
+        au = _classify(buf, fs[5], m, w0, w1, vocab, words, 0, N_AUTH)
+        m, w0, w1 = _field(buf, w64, fs[6], fe[6])
+        lg = _classify(buf, fs[6], m, w0, w1, vocab, words, N_AUTH, N_AUTH + N_LOGON)
+        m, w0, w1 = _field(buf, w64, fs[7], fe[7])
+        orn = _classify(buf, fs[7], m, w0, w1, vocab, words, N_AUTH + N_LOGON, 13)
         if au < 0:
             au = N_AUTH
         if lg < 0:
@@ -322,9 +343,14 @@ def parse(
         if orn < 0:
             orn = N_ORIENT
         ev_mix[k] = fail | (au << 1) | (lg << 3) | (orn << 6)
-        state[S_NKEPT] = k + 1
-    _stop(state, pos, row)
-    return DONE
+        k += 1
+    state[S_POS] = pos
+    state[S_ROW] = row
+    state[S_NVALID] = n_valid
+    state[S_LO], state[S_HI], state[S_FIRST], state[S_PREV] = lo_t, hi_t, first_t, prev_t
+    state[S_SORTED] = is_sorted
+    state[S_NKEPT] = k
+    return status
 
 
 @jit

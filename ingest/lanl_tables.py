@@ -59,24 +59,50 @@ def hash_bytes(buf, a, b):
 
 
 @inline
-def intern(buf, a, b, tab, offs, lens, store, state, count_slot):
-    """Dense id of ``buf[a:b]`` in one string table, adding it when new.
-
-    ``tab`` rows are (id or -1, tag, first 8 bytes, next 8 bytes); the tag is the
-    hash with the length (capped at 63) in its low 6 bits. Strings of at most 16
-    bytes compare inside the row (one cache line); longer ones against ``store``.
-    """
-    n = b - a
+def pack_bytes(buf, a, n):
+    """The first 8 and next 8 bytes of ``buf[a:a+n]`` as little-endian int64 (zero-padded)."""
     w0 = 0
     w1 = 0
-    if n <= 16:
-        for j in range(min(n, 8)):
-            w0 |= np.int64(buf[a + j]) << (8 * j)
-        for j in range(8, n):
-            w1 |= np.int64(buf[a + j]) << (8 * (j - 8))
-        h = mix(w0 * _GOLDEN + w1 * 1000003 + n)
-    else:
-        h = hash_bytes(buf, a, b)
+    for j in range(min(n, 8)):
+        w0 |= np.int64(buf[a + j]) << (8 * j)
+    for j in range(8, min(n, 16)):
+        w1 |= np.int64(buf[a + j]) << (8 * (j - 8))
+    return w0, w1
+
+
+@inline
+def load_word(buf, w64, a, n):
+    """Bytes ``buf[a:a+min(n, 8)]`` as a little-endian int64 (zero-padded), ``n >= 0``.
+
+    ``w64`` is ``buf`` viewed as uint64 words: two aligned loads and shifts instead
+    of a loop over the bytes (bytes past the last whole word go the slow way).
+    """
+    if n <= 0:
+        return np.int64(0)
+    i = a >> 3
+    if i + 1 < len(w64):
+        r = np.uint64((a & 7) * 8)
+        w = (w64[i] >> r) | ((w64[i + 1] << np.uint64(1)) << (np.uint64(63) - r))
+        if n < 8:
+            w &= (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
+        return np.int64(w)
+    w0 = np.int64(0)
+    for j in range(min(n, 8)):
+        w0 |= np.int64(buf[a + j]) << (8 * j)
+    return w0
+
+
+@inline
+def intern_packed(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot):
+    """Dense id of ``buf[a:b]`` in one string table, adding it when new.
+
+    ``w0, w1`` are the string's first 16 bytes packed (:func:`pack_bytes`). ``tab``
+    rows are (id or -1, tag, w0, w1); the tag is the hash with the length (capped
+    at 63) in its low 6 bits. Strings of at most 16 bytes compare inside the row
+    (one cache line); longer ones against ``store``.
+    """
+    n = b - a
+    h = mix(w0 * _GOLDEN + w1 * 1000003 + n) if n <= 16 else hash_bytes(buf, a, b)
     tag = (h & -64) | min(n, 63)
     mask = tab.shape[0] - 1
     i = (h >> 6) & mask
@@ -99,16 +125,23 @@ def intern(buf, a, b, tab, offs, lens, store, state, count_slot):
             if n <= 16:
                 if tab[i, 2] == w0 and tab[i, 3] == w1:
                     return k
-            elif lens[k] == n:
+            elif lens[k] == n and tab[i, 2] == w0 and tab[i, 3] == w1:
                 o = offs[k]
                 same = True
-                for j in range(n):
+                for j in range(16, n):
                     if store[o + j] != buf[a + j]:
                         same = False
                         break
                 if same:
                     return k
         i = (i + 1) & mask
+
+
+@inline
+def intern(buf, a, b, tab, offs, lens, store, state, count_slot):
+    """:func:`intern_packed` that packs the bytes itself."""
+    w0, w1 = pack_bytes(buf, a, b - a)
+    return intern_packed(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot)
 
 
 @jit
