@@ -32,10 +32,9 @@ from ingest.win_map import (
     AUTH_EVENTS,
     PROCESS_EVENTS,
     host_map,
+    map_frames,
     records_frame,
     supported,
-    to_auth,
-    to_process,
 )
 from ingest.win_scan import scan_xml_events, scan_xml_lines
 from ingest.win_xml import WinRecord, XmlEventError, iter_xml_events, parse_xml_record
@@ -143,8 +142,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 def frames_from_records(records: Sequence[WinRecord]) -> ParsedEvents:
     """Pure mapping of parsed records to (auth, process) frames."""
     raw = records_frame(records)
-    hosts = host_map(raw)
-    return ParsedEvents(to_auth(raw, hosts), to_process(raw, hosts))
+    return ParsedEvents(*map_frames(raw, host_map(raw)))
 
 
 def _skip_counts(raw: pl.DataFrame) -> Counter[str]:
@@ -212,13 +210,13 @@ def windows_data(
     """
     skipped = Counter(skipped or {})
     raw = pl.concat(frames) if frames else records_frame([])
-    hosts = host_map(raw)
+    auth, process = map_frames(raw, host_map(raw))
     skipped.update(_skip_counts(raw))
     counts = raw["event_id"].value_counts()
     by_id = dict(zip(counts["event_id"].to_list(), counts["count"].to_list(), strict=True))
     return WindowsData(
-        auth=to_auth(raw, hosts),
-        process=to_process(raw, hosts),
+        auth=auth,
+        process=process,
         events=raw.height,
         skipped=dict(sorted(skipped.items())),
         by_event_id=dict(sorted(by_id.items())),
@@ -253,9 +251,8 @@ def parse_xml_events(
         the frames, and skipped counts per reason for events that failed.
     """
     raw, errors = scan_xml_events(texts, source=source, first_record=first_record)
-    hosts = host_map(raw)
     skipped = Counter(err.reason for err in errors)
-    return ParsedEvents(to_auth(raw, hosts), to_process(raw, hosts)), dict(skipped)
+    return ParsedEvents(*map_frames(raw, host_map(raw))), dict(skipped)
 
 
 def empty_parsed() -> ParsedEvents:

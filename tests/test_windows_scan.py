@@ -20,6 +20,7 @@ from polars.testing import assert_frame_equal
 
 from ingest.sim_windows import write_windows
 from ingest.simulate import SimConfig, simulate
+from ingest.win_map import host_map, map_frames, to_auth, to_process
 from ingest.win_raw import RAW_SCHEMA, records_frame
 from ingest.win_scan import scan_xml_events, scan_xml_lines
 from ingest.win_xml import (
@@ -130,10 +131,23 @@ def test_single_event_texts_match_parse_xml_record() -> None:
 
 def test_simulator_output_scans_like_lxml(tmp_path: Path) -> None:
     write_windows(simulate(SimConfig(days=1, hosts=20, users=10, seed=5, campaigns=1)), tmp_path)
+    raws = []
     for name in ("security.xml", "sysmon.xml", "system.xml"):
         lines = (tmp_path / name).read_text().splitlines()
         assert lines
         assert_scan_matches(lines, name)
+        raws.append(scan_xml_lines(lines, source=name)[0])
+    # the one-pass mapping equals the two separate mappings
+    raw = pl.concat(raws)
+    hosts = host_map(raw)
+    auth, process = map_frames(raw, hosts)
+    assert auth.height > 100 and process.height > 10
+    assert_frame_equal(auth, to_auth(raw, hosts))
+    assert_frame_equal(process, to_process(raw, hosts))
+    for part in (raws[0].head(1), raws[2].head(1), raws[0].filter(pl.col("event_id") == 4672)):
+        one_auth, one_process = map_frames(part)
+        assert_frame_equal(one_auth, to_auth(part))
+        assert_frame_equal(one_process, to_process(part))
 
 
 @pytest.mark.shared_data
