@@ -3,23 +3,35 @@
 For each database: fill the store with N alerts (server-side bulk generation:
 a recursive CTE on SQLite, ``generate_series`` on PostgreSQL; both after the
 Alembic migration, so indexes are the real ones), start uvicorn in a
-subprocess, and drive it from a separate load-generator process on loopback at
-a fixed request rate (open loop: latency is measured from each request's
-scheduled start, so a stalled server cannot hide queueing delay).
+subprocess (1 and/or 2 worker processes), and per scenario:
 
-Scenarios: ``GET /alerts`` with filters (score + status; host), and
+* **capacity**: ``wrk`` on loopback, closed loop at ``--connections`` (a Lua
+  script randomises ids, hosts and time ranges); without wrk, the Python client
+  below in closed loop.
+* **latency at the offered rate**: a separate load-generator process
+  (``api_loadgen.open_loop``: raw asyncio HTTP/1.1, cheap per request) at a fixed
+  rate, open loop: latency is measured from each request's scheduled start, so a
+  stalled server cannot hide queueing delay.
+* **server CPU per request**: user + system CPU seconds of uvicorn and its
+  workers (from /proc) over the phase, divided by the requests served. This is
+  robust to other load on a shared machine, unlike latency.
+
+Scenarios: ``GET /alerts`` with filters (score + status; host; time range) and
 ``GET /alerts/{id}`` of random ids. Prints one table with both databases.
 
-    .venv/bin/python benchmarks/api_load.py                      # 1M alerts, 500 req/s, 20 s
+    .venv/bin/python benchmarks/api_load.py --reuse                  # 1M alerts, 500 req/s
     .venv/bin/python benchmarks/api_load.py --alerts 100000 --duration 5 --backends sqlite
+
+SQLite data lives in ``--work`` (default /tmp/api); PostgreSQL data in the
+database ``hopwatch_bench`` (created on 127.0.0.1:5432 if missing). With
+``--reuse`` a store that already holds ``--alerts`` alerts is not refilled.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import json
-import multiprocessing as mp
 import os
 import platform
 import random
@@ -28,14 +40,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-GRACE_S = 10.0
-CLOSED_CLIENTS = 32
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from api_loadgen import cpu_seconds, have_wrk, open_loop, wrk_closed  # noqa: E402
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/hopwatch_bench"
 HOSTS = 5000
 USERS = 2000
 
@@ -165,143 +181,113 @@ def scenario_paths(name: str, n: int, count: int, seed: int) -> list[str]:
 SCENARIOS = ("list: min_score+status", "list: host, sort -score", "list: time range", "get by id")
 
 
-async def _drive(base: str, key: str, paths: list[str], rate: float, mode: str) -> dict:
-    """Open loop (``rate`` req/s, latency from each request's scheduled start) or closed
-    loop (``mode="closed"``: 32 concurrent clients back to back, for capacity). Bounded
-    in time: requests unfinished ``GRACE_S`` after the last scheduled one are dropped."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    lat: list[float] = []
-    errors = 0
-    duration = len(paths) / rate
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=GRACE_S,
-                                 headers={"X-API-Key": key}) as client:  # fmt: skip
-        for p in paths[:5]:  # warm-up
-            await client.get(p, timeout=60)
-        t0 = time.perf_counter()
-
-        async def call(path: str, start: float) -> None:
-            nonlocal errors
-            try:
-                r = await client.get(path)
-                if r.status_code != 200:
-                    errors += 1
-            except httpx.HTTPError:
-                errors += 1
-            lat.append(time.perf_counter() - start)
-
-        gate = asyncio.Semaphore(CLOSED_CLIENTS * 4)
-        dropped = 0
-
-        async def scheduled(i: int, path: str) -> None:
-            nonlocal dropped
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            async with gate:
-                if time.perf_counter() > t0 + duration + GRACE_S:
-                    dropped += 1  # the server fell too far behind: not sent
-                    return
-                await call(path, t0 + i / rate)
-
-        async def closed(worker: int) -> None:
-            i = worker
-            while time.perf_counter() - t0 < duration:
-                await call(paths[i % len(paths)], time.perf_counter())
-                i += CLOSED_CLIENTS
-
-        if mode == "closed":
-            tasks = [asyncio.ensure_future(closed(w)) for w in range(CLOSED_CLIENTS)]
-        else:
-            tasks = [asyncio.ensure_future(scheduled(i, p)) for i, p in enumerate(paths)]
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
-    lat.sort()
-    full = lat + [float("inf")] * dropped
-
-    def q(p: float) -> float:
-        return full[min(len(full) - 1, int(p * len(full)))] * 1000 if full else float("nan")
-
+def scenario_lua(name: str, n: int) -> str:
+    """The Lua expression of one random path of ``name`` (the same as scenario_paths)."""
     return {
-        "requests": len(lat),
-        "throughput": len(lat) / elapsed,
-        "p50": q(0.50),
-        "p90": q(0.90),
-        "p99": q(0.99),
-        "max": (lat[-1] * 1000) if lat else float("nan"),
-        "errors": errors,
-        "dropped": dropped,
-    }
+        "list: min_score+status": '"/alerts?min_score=0.9&status=new&limit=50"',
+        "list: host, sort -score": f'"/alerts?host=C" .. math.random(0, {HOSTS - 1}) .. '
+        '"&sort=-score&limit=50"',
+        "list: time range": f"(function() local s = math.random(0, {n * 5 - 1}) "
+        'return "/alerts?start=" .. s .. "&end=" .. (s + 3600) .. "&limit=50" end)()',
+        "get by id": f'"/alerts/" .. math.random(1, {n})',
+    }[name]
 
 
-def _generator(
-    base: str, key: str, paths: list[str], rate: float, mode: str, out: mp.Queue
-) -> None:
+def stored_count(url: str) -> int:
+    """Alerts in the store at ``url`` (0 when it has no alert table)."""
+    from sqlalchemy import text
+
+    from detections.store import open_engine
+
+    engine = open_engine(url)
     try:
-        out.put(asyncio.run(_drive(base, key, paths, rate, mode)))
-    except BaseException as exc:  # report, never leave the parent waiting
-        out.put({"error": repr(exc)})
-
-
-def load(base: str, key: str, paths: list[str], rate: float, mode: str = "open") -> dict:
-    """Run the load generator in its own process; return its latency summary."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_generator, args=(base, key, paths, rate, mode, queue))
-    proc.start()
-    try:
-        result = queue.get(timeout=len(paths) / rate + GRACE_S + 120)
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM alerts")).scalar_one())
+    except Exception:
+        return 0
     finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-    if "error" in result:
-        raise RuntimeError(f"load generator failed: {result['error']}")
-    return result
+        engine.dispose()
 
 
-def run_backend(name: str, url: str, args: argparse.Namespace, reuse: bool = False) -> list[dict]:
-    if reuse:
-        count = args.alerts
+def measure(server: subprocess.Popen, fn, *args, **kwargs) -> dict:
+    """Run a load phase; add the server's CPU ms per request served."""
+    cpu0 = cpu_seconds(server.pid)
+    res = fn(*args, **kwargs)
+    res["server_cpu_ms"] = 1000 * (cpu_seconds(server.pid) - cpu0) / max(1, res["requests"])
+    return res
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace, reset: Callable[[], None]) -> list:
+    """Fill (unless reused), then every scenario at every worker count."""
+    count = stored_count(url) if args.reuse else 0
+    if count == args.alerts:
         print(f"[{name}] reusing {count:,} stored alerts", flush=True)
     else:
+        reset()
         seconds, count = fill(url, args.alerts)
         print(f"[{name}] stored {count:,} alerts in {seconds:.1f} s", flush=True)
     key = make_key(url)
-    port = free_port()
-    server = start_server(url, port, args.workers)
     rows = []
-    try:
-        for i, scenario in enumerate(SCENARIOS):
-            paths = scenario_paths(scenario, count, int(args.rate * args.duration), seed=i)
-            base = f"http://127.0.0.1:{port}"
-            cap = load(base, key, paths, args.rate, mode="closed")
-            res = load(base, key, paths, args.rate)
-            rows.append({"db": name, "scenario": scenario, "capacity": cap["throughput"],
-                         "capacity_p99": cap["p99"], **res})  # fmt: skip
-            print(f"[{name}] {scenario}: {json.dumps({k: round(v, 1) for k, v in res.items()})}",
-                  flush=True)  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(30)
+    for workers in args.workers:
+        port = free_port()
+        server = start_server(url, port, workers)
+        try:
+            for i, scenario in enumerate(SCENARIOS):
+                paths = scenario_paths(scenario, count, int(args.rate * args.duration), seed=i)
+                if have_wrk():
+                    lua = scenario_lua(scenario, count)
+                    cap = measure(server, wrk_closed, port, key, lua, args.connections,
+                                  args.duration, seed=i + 1)  # fmt: skip
+                    cap["tool"] = "wrk"
+                else:
+                    cap = measure(server, open_loop, port, key, paths, 1e9, args.connections)
+                    cap["tool"] = "python"
+                res = measure(server, open_loop, port, key, paths, args.rate)
+                row = {"db": name, "workers": workers, "scenario": scenario, **res}
+                row.update({f"cap_{k}": v for k, v in cap.items()})
+                rows.append(row)
+                brief = {k: v if isinstance(v, str) else round(v, 2) for k, v in row.items()}
+                print(f"[{name}] {json.dumps(brief)}", flush=True)
+        finally:
+            server.terminate()
+            server.wait(30)
     return rows
 
 
-def table(rows: list[dict], rate: float) -> str:
+def table(rows: list[dict], rate: float, connections: int) -> str:
+    tool = rows[0]["cap_tool"] if rows else "wrk"
     head = (
-        "| db | scenario | capacity req/s (32 clients) | offered req/s | served req/s "
-        "| p50 ms | p90 ms | p99 ms | errors | dropped | p99 < 50 ms |\n|" + "---|" * 11
+        f"| db | workers | scenario | capacity req/s ({tool}, {connections} conns) "
+        "| p99 ms at capacity | server CPU ms/req at capacity | offered req/s | served req/s "
+        "| p50 ms | p90 ms | p99 ms | server CPU ms/req | errors | dropped | p99 < 50 ms |\n|"
+        + "---|"
+        * 15
     )
     lines = [head]
     for r in rows:
         ok = "yes" if r["p99"] < 50 and r["errors"] == 0 and r["dropped"] == 0 else "no"
         lines.append(
-            f"| {r['db']} | {r['scenario']} | {r['capacity']:.0f} | {rate:.0f} | "
+            f"| {r['db']} | {r['workers']} | {r['scenario']} | {r['cap_throughput']:.0f} | "
+            f"{r['cap_p99']:.1f} | {r['cap_server_cpu_ms']:.2f} | {rate:.0f} | "
             f"{r['throughput']:.0f} | {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | "
-            f"{r['errors']} | {r['dropped']} | {ok} |"
+            f"{r['server_cpu_ms']:.2f} | {r['errors']} | {r['dropped']} | {ok} |"
         )
     return "\n".join(lines)
+
+
+def ensure_pg_database() -> None:
+    """Create the ``hopwatch_bench`` database (not the tests' ``test``) if missing."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(
+        "postgresql+psycopg://" + PG_ADMIN_URL.split("://", 1)[1], isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        if not conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = 'hopwatch_bench'")
+        ).first():
+            conn.execute(text("CREATE DATABASE hopwatch_bench"))
+    admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -309,45 +295,49 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=500.0, help="offered requests per second")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
+    parser.add_argument("--connections", type=int, default=16, help="closed-loop connections")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hopwatch-bench"))
-    parser.add_argument("--reuse", action="store_true", help="reuse a filled SQLite file")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/api"))
+    parser.add_argument("--reuse", action="store_true", help="reuse stores already filled")
     args = parser.parse_args(argv)
+    args.workers = [int(w) for w in args.workers.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     for name in args.backends.split(","):
         if name == "sqlite":
             db = args.work / "api_load.db"
-            reuse = args.reuse and db.exists()
-            if not reuse:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db}{suffix}").unlink(missing_ok=True)
-            rows += run_backend("SQLite (WAL)", f"sqlite:///{db}", args, reuse=reuse)
+
+            reset = functools.partial(_reset_sqlite, db)
+            rows += run_backend("SQLite (WAL)", f"sqlite:///{db}", args, reset)
         elif name == "postgres":
-            from sqlalchemy import text
-
-            from detections.store import open_engine
-
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = open_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-            try:
-                rows += run_backend("PostgreSQL 15", url, args)
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+            ensure_pg_database()
+            rows += run_backend("PostgreSQL 15", PG_URL, args, _reset_pg)
         else:
             raise SystemExit(f"unknown backend {name!r}")
     print()
     print(f"machine: {platform.node()} {os.cpu_count()} CPUs, {platform.python_version()}; "
-          f"alerts: {args.alerts:,}; {args.duration:g} s per scenario; "
-          f"uvicorn workers: {args.workers}")  # fmt: skip
-    print(table(rows, args.rate))
+          f"alerts: {args.alerts:,}; {args.duration:g} s per phase; "
+          f"load average at end: {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(table(rows, args.rate, args.connections))
+
+
+def _reset_sqlite(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _reset_pg() -> None:
+    from sqlalchemy import text
+
+    from detections.store import open_engine
+
+    engine = open_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -89,6 +89,10 @@ class Alert(Base):
         Index("ix_alerts_time_id", "time", "id"),
         Index("ix_alerts_score_id", "score", "id"),
         Index("ix_alerts_status_time", "status", "time"),
+        Index("ix_alerts_src_host_time", "src_host", "time", "id"),
+        Index("ix_alerts_dst_host_time", "dst_host", "time", "id"),
+        Index("ix_alerts_src_host_score", "src_host", "score", "id"),
+        Index("ix_alerts_dst_host_score", "dst_host", "score", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -96,8 +100,8 @@ class Alert(Base):
     time: Mapped[int] = mapped_column(BigInteger)
     last_time: Mapped[int] = mapped_column(BigInteger)
     window: Mapped[int] = mapped_column(BigInteger, index=True)
-    src_host: Mapped[str] = mapped_column(String(500), index=True)
-    dst_host: Mapped[str] = mapped_column(String(500), index=True)
+    src_host: Mapped[str] = mapped_column(String(500))
+    dst_host: Mapped[str] = mapped_column(String(500))
     user: Mapped[str] = mapped_column(String(500), index=True, default="")
     users: Mapped[list[Any]] = mapped_column(JSON, default=list)
     score: Mapped[float] = mapped_column(Float)

@@ -11,10 +11,8 @@ from service.api.alerts_json import alert_page_json
 from service.api.alerts_schemas import (
     AlertDetail,
     AlertPage,
+    AlertQuery,
     AlertUpdate,
-    Severity,
-    Sort,
-    Status,
     SummaryRead,
 )
 from service.api.deps import Reader, SessionDep, Writer, read
@@ -31,45 +29,33 @@ JSON = "application/json"
 
 
 @router.get("", response_model=AlertPage, dependencies=[Reader])
-async def list_alerts(
-    request: Request,
-    start: Annotated[int | None, Query(ge=0, le=2**62, description="from (UTC s)")] = None,
-    end: Annotated[int | None, Query(ge=0, le=2**62, description="to (UTC s)")] = None,
-    min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-    host: Annotated[Name, Query(description="src_host or dst_host")] = None,
-    src_host: Name = None,
-    dst_host: Name = None,
-    user: Name = None,
-    status: Status | None = None,
-    severity: Severity | None = None,
-    detector: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,49}$")] = None,
-    rule: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    sort: Sort = "-time",
-    limit: Annotated[int, Query(ge=1)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Response:
+async def list_alerts(request: Request, q: Annotated[AlertQuery, Query()]) -> Response:
     """Alerts matching every given filter, one page at a time (cursor pagination).
 
     With ``detector``, ``min_score`` applies to that detector's score.
     """
-    limit = min(limit, request.app.state.settings.api.max_page)
+    limit = min(q.limit, request.app.state.settings.api.max_page)
     filters = alert_service.AlertFilter(
-        start=start,
-        end=end,
-        min_score=min_score,
-        host=host,
-        src_host=src_host,
-        dst_host=dst_host,
-        user=user,
-        status=status,
-        severity=severity,
-        detector=detector,
-        rule=rule,
-        campaign=campaign,
+        start=q.start,
+        end=q.end,
+        min_score=q.min_score,
+        host=q.host,
+        src_host=q.src_host,
+        dst_host=q.dst_host,
+        user=q.user,
+        status=q.status,
+        severity=q.severity,
+        detector=q.detector,
+        rule=q.rule,
+        campaign=q.campaign,
     )
     page = await read(
-        request, alert_service.list_alerts, filters=filters, sort=sort, limit=limit, cursor=cursor
+        request,
+        alert_service.list_alerts,
+        filters=filters,
+        sort=q.sort,
+        limit=limit,
+        cursor=q.cursor,
     )
     return Response(alert_page_json(page.items, page.next_cursor), media_type=JSON)
 

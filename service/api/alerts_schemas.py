@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
@@ -15,6 +15,31 @@ Sort = Literal["-time", "time", "-score", "score", "-id", "id"]
 
 def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+Name = Annotated[str | None, Field(min_length=1, max_length=500)]
+
+
+class AlertQuery(BaseModel):
+    """Query parameters of ``GET /alerts`` (validated in one pass; a bad value is a 422
+    naming the parameter). With ``detector``, ``min_score`` applies to that detector's
+    score."""
+
+    start: int | None = Field(None, ge=0, le=2**62, description="from (UTC s)")
+    end: int | None = Field(None, ge=0, le=2**62, description="to (UTC s)")
+    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    host: Name = Field(None, description="src_host or dst_host")
+    src_host: Name = None
+    dst_host: Name = None
+    user: Name = None
+    status: Status | None = None
+    severity: Severity | None = None
+    detector: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}$")
+    rule: str | None = Field(None, min_length=1, max_length=200)
+    campaign: int | None = Field(None, ge=1, le=2**62)
+    sort: Sort = "-time"
+    limit: int = Field(50, ge=1)
+    cursor: str | None = Field(None, max_length=500)
 
 
 class AlertRead(BaseModel):
