@@ -5,9 +5,9 @@ logon_type,orientation,success``; ``redteam.txt`` lines are
 ``time,user,src_host,dst_host``. An auth source is a file (plain or ``.gz``) or a
 folder of split files (read in natural name order).
 
-The reader streams large byte chunks split at newlines (bounded memory),
-parses each with Polars, and yields canonical frames (:mod:`ingest.schema`)
-with ``source`` = file name and ``record`` = 1-based line number. Malformed
+The reader streams large byte chunks split at newlines (bounded memory,
+:mod:`ingest.lanl_read`), parses each with Polars, and yields canonical frames
+(:mod:`ingest.schema`) with ``source`` = file name and ``record`` = 1-based line number. Malformed
 lines are counted per reason, a few kept as examples, and skipped.
 :func:`label_events` joins red-team lines to auth events; :func:`ingest_lanl`
 runs the whole pipeline into a data directory.
@@ -15,25 +15,41 @@ runs the whole pipeline into a data directory.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-import numpy as np
 import polars as pl
 
 from ingest.graph_labels import label_events
+from ingest.lanl_read import (
+    DEFAULT_CHUNK_BYTES,
+    MAX_EXAMPLE_CHARS,
+    MAX_EXAMPLES,
+    REASONS,
+    BadLines,
+    Chunk,
+    _line_texts,
+    _open,
+    auth_files,
+    iter_chunks,
+    natural_key,
+    prefetch_chunks,
+)
 
 __all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "MAX_EXAMPLES",
+    "REASONS",
     "BadLines",
+    "Chunk",
     "IngestResult",
     "auth_files",
     "ingest_lanl",
+    "iter_chunks",
     "label_events",
+    "natural_key",
     "parse_chunk",
     "prefetch_chunks",
     "read_auth",
@@ -53,127 +69,6 @@ AUTH_FIELDS: tuple[str, ...] = (
 )
 _RAW_SCHEMA = {c: pl.String for c in (*AUTH_FIELDS, "_extra")} | {"time": pl.Int64}
 _STRING_FIELDS = AUTH_FIELDS[1:8]
-DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
-MAX_EXAMPLES = 5
-MAX_EXAMPLE_CHARS = 200
-
-#: Bad-line reasons, in the order they are checked.
-REASONS = (
-    "empty line",
-    "too many columns",
-    "missing or empty field",
-    "non-integer time",
-    "negative time",
-    "bad success value",
-)
-
-
-@dataclass
-class BadLines:
-    """Malformed lines seen so far: total, per reason, and the first examples.
-
-    ``examples`` holds ``(source, line number, reason, text)`` tuples; ``text`` is
-    the raw line (decoded leniently, truncated): print it escaped, it is untrusted.
-    """
-
-    count: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    examples: list[tuple[str, int, str, str]] = field(default_factory=list)
-
-    def add(self, reason: str, n: int) -> None:
-        """Count ``n`` lines for ``reason``."""
-        self.count += n
-        self.reasons[reason] = self.reasons.get(reason, 0) + n
-
-
-def natural_key(name: str) -> list[object]:
-    """Sort key that orders ``auth_2`` before ``auth_10``."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def auth_files(path: str | Path) -> list[Path]:
-    """The files of an auth source: the file itself, or a folder's visible files.
-
-    Raises:
-        FileNotFoundError: the path does not exist or the folder has no files.
-    """
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"auth source not found: {path}")
-    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
-    if not files:
-        raise FileNotFoundError(f"no files in auth folder: {path}")
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
-def _open(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """(reader of decompressed bytes, underlying raw file for progress)."""
-    raw = path.open("rb")
-    magic = raw.read(2)
-    raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
-    return raw, raw
-
-
-@dataclass
-class Chunk:
-    """A run of whole lines from one file."""
-
-    source: str
-    first_line: int  # 1-based line number of the chunk's first line
-    data: bytes
-    raw_bytes: int  # bytes of the underlying (possibly compressed) file consumed so far
-
-
-def iter_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[Chunk]:
-    """Yield chunks of whole lines of one file (plain or gzip), in order."""
-    reader, raw = _open(path)
-    seekable = reader is raw  # plain file: step back over a partial last line (one copy)
-    line = 1
-    rest = b""
-    try:
-        while True:
-            block = reader.read(chunk_bytes)
-            if not block:
-                break
-            if seekable and not rest and len(block) == chunk_bytes:
-                cut = block.rfind(b"\n")
-                if cut >= 0:
-                    if cut + 1 < len(block):
-                        raw.seek(cut + 1 - len(block), 1)
-                        block = block[: cut + 1]
-                    yield Chunk(path.name, line, block, raw.tell())
-                    line += block.count(b"\n")
-                    continue
-            data = rest + block if rest else block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1 :]
-            body = data[: cut + 1] if rest else data
-            yield Chunk(path.name, line, body, raw.tell())
-            line += body.count(b"\n")
-        if rest:
-            yield Chunk(path.name, line, rest, raw.tell())
-    finally:
-        reader.close()
-        raw.close()
-
-
-def _line_texts(data: bytes, rows: list[int]) -> list[str]:
-    """Raw text of the given 0-based line indices of ``data``."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    starts = np.concatenate([[0], ends + 1])
-    out = []
-    for r in rows:
-        lo = int(starts[r])
-        hi = int(ends[r]) if r < len(ends) else len(data)
-        out.append(data[lo:hi].rstrip(b"\r")[:MAX_EXAMPLE_CHARS].decode("utf-8", "replace"))
-    return out
 
 
 def _reason_expr() -> pl.Expr:
@@ -284,25 +179,6 @@ def _record_bad(chunk: Chunk, rows: pl.DataFrame, bad: BadLines) -> None:
             idx, first["_reason"], _line_texts(chunk.data, idx), strict=True
         ):
             bad.examples.append((chunk.source, chunk.first_line + r, reason, text))
-
-
-def prefetch_chunks(path: str | Path, chunk_bytes: int) -> Iterator[tuple[Chunk, int]]:
-    """(chunk, raw bytes of earlier files) of every auth file, reading one chunk ahead.
-
-    File reads and gzip release the GIL, so the next chunk loads while the caller parses.
-    """
-    done = 0
-    for file in auth_files(path):
-        chunks = iter_chunks(file, chunk_bytes)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(next, chunks, None)
-            while True:
-                chunk = future.result()
-                if chunk is None:
-                    break
-                future = pool.submit(next, chunks, None)
-                yield chunk, done
-        done += file.stat().st_size
 
 
 def read_auth(

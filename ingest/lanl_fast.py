@@ -177,7 +177,7 @@ def _run(
     # The parsers work on chunk i+1 (two halves, two threads) while chunk i is
     # aggregated here.
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lanl-parse") as pool:
-        for chunk, done in prefetch_chunks(auth, chunk_bytes):
+        for chunk, done in prefetch_chunks(auth, chunk_bytes, mapped=True):
             futures = eng.submit(pool, chunk)
             if ready is not None:
                 _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)

@@ -31,6 +31,7 @@ from ingest.lanl_tables import (
     A_LOGON,
     A_ORIENT,
     A_SRC,
+    A_USER1,
     A_USERS,
     A_WIN,
     N_ACC,
@@ -402,9 +403,12 @@ def aggregate(
         dh = hmap[ev_dst[k]]
         mask = len(e_tab) - 1
         i = edge_hash(w, sh, dh) & mask
+        su = umap[ev_u[k]]
+        new = False
         while True:
             s = e_tab[i]
             if s < 0:
+                new = True
                 s = state[S_NEDGES]
                 e_tab[i] = s
                 for j in range(N_ACC):
@@ -414,14 +418,15 @@ def aggregate(
                 acc[s, A_DST] = dh
                 acc[s, A_FIRST] = t
                 acc[s, A_LAST] = t
+                acc[s, A_USER1] = su
                 state[S_NEDGES] = s + 1
                 break
             if acc[s, A_WIN] == w and acc[s, A_SRC] == sh and acc[s, A_DST] == dh:
                 break
             i = (i + 1) & mask
-        su = umap[ev_u[k]]
         acc[s, A_COUNT] += 1
-        if set_add(uset, (s << 32) | su):
+        # the slot's first user is in the set already: most events skip the set
+        if (new or su != acc[s, A_USER1]) and set_add(uset, (s << 32) | su):
             acc[s, A_USERS] += 1
             state[S_NUSET] += 1
         m = ev_mix[k]

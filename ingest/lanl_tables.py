@@ -29,7 +29,8 @@ A_AUTH = 6  # 3 named + other: 6..9
 A_LOGON = 10  # 5 named + other: 10..15
 A_ORIENT = 16  # 5 named: 16..20
 A_FIRST, A_LAST, A_LABELED = 21, 22, 23
-N_ACC = 24
+A_USER1 = 24  # the slot's first user (skips the user set for repeats)
+N_ACC = 25
 
 _FNV_OFFSET = -3750763034362895579  # 14695981039346656037 as int64
 _FNV_PRIME = 1099511628211
@@ -260,3 +261,12 @@ def in_set(keys, t):
         if k == t:
             return True
         i = (i + 1) & mask
+
+
+@jit
+def count_byte(buf, c):
+    """How many bytes of ``buf`` equal ``c``."""
+    n = 0
+    for x in buf:
+        n += x == c
+    return n
