@@ -28,6 +28,7 @@ RULE_VIEW_SCHEMA: pl.Schema = pl.Schema(
         "dst_user": pl.String(),
         "auth_type": pl.String(),
         "logon_type": pl.String(),
+        "logon_process": pl.String(),
         "orientation": pl.String(),
         "success": pl.Boolean(),
         "logon_id": pl.String(),

@@ -22,7 +22,7 @@ import polars as pl
 
 from ingest.graph_edges import EDGE_COLUMNS, window_edges_lazy
 from ingest.nodes import NodeIndex
-from ingest.schema import AUTH_SCHEMA, conform
+from ingest.schema import AUTH_SCHEMA, WINDOWS_OPTIONAL, conform
 
 FORMAT_VERSION = 1
 EVENT_COLUMNS: tuple[str, ...] = (*AUTH_SCHEMA.names(), "window", "label")
@@ -37,7 +37,8 @@ def _to_events(chunk: pl.DataFrame, window_seconds: int) -> pl.DataFrame:
     if tuple(names[: len(AUTH_SCHEMA)]) == tuple(AUTH_SCHEMA.names()) and all(
         chunk.schema[c] == t for c, t in AUTH_SCHEMA.items()
     ):
-        base = chunk.select(AUTH_SCHEMA.names())
+        extra = [c for c in WINDOWS_OPTIONAL if c in names]  # Windows-only, kept when present
+        base = chunk.select([*AUTH_SCHEMA.names(), *extra])
     else:
         base = conform(chunk).collect()
     label = (

@@ -22,6 +22,12 @@ Columns (optional; filled with nulls when a source lacks them):
     src_ip       String   source IP address
     record       Int64    record number within ``source`` (EVTX record id, line
                           number, Splunk result offset)
+
+Windows-only optional columns (:data:`WINDOWS_OPTIONAL`; kept by :func:`conform`
+when a frame has them, never added; LANL and the simulator do not carry them):
+    logon_process  String  LogonProcessName of 4624/4625 as written, trimmed
+                           (``seclogo``, ``NtLmSsp``, ``Kerberos``, ``User32``);
+                           null for other events
 """
 
 from __future__ import annotations
@@ -51,6 +57,12 @@ OPTIONAL: dict[str, pl.DataType] = {
 }
 
 AUTH_SCHEMA: pl.Schema = pl.Schema({**REQUIRED, **OPTIONAL})
+
+#: Optional columns only Windows sources carry. Not part of :data:`AUTH_SCHEMA`
+#: (LANL, simulator and API frames stay as they are); :func:`conform` keeps them,
+#: after the canonical columns, when the input has them.
+WINDOWS_OPTIONAL: dict[str, pl.DataType] = {"logon_process": pl.String()}
+WINDOWS_AUTH_SCHEMA: pl.Schema = pl.Schema({**AUTH_SCHEMA, **WINDOWS_OPTIONAL})
 
 #: Columns that must be non-null and non-empty for a row to be usable.
 NON_EMPTY = ("src_host", "dst_host")
@@ -117,6 +129,9 @@ def empty_frame() -> pl.DataFrame:
 def conform(df: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Add missing optional columns as nulls, cast, and order columns canonically.
 
+    Windows-only optional columns (:data:`WINDOWS_OPTIONAL`) present in the
+    input are kept after the canonical ones; absent ones are not added.
+
     Raises:
         SchemaError: a required column is missing (names every missing column).
     """
@@ -131,6 +146,7 @@ def conform(df: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
             exprs.append(pl.col(name).cast(dtype, strict=False))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    exprs.extend(pl.col(c).cast(t, strict=False) for c, t in WINDOWS_OPTIONAL.items() if c in names)
     return lf.select(exprs)
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA
+from ingest.schema import PROCESS_SCHEMA
+from ingest.schema import WINDOWS_AUTH_SCHEMA as AUTH_SCHEMA
 from ingest.win_norm import (
     auth_type_expr,
     clean_expr,
@@ -135,6 +136,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_host=dst,
         auth_type=auth_type_expr(pl.col("AuthenticationPackageName"), pl.col("LmPackageName")),
         logon_type=logon_type_expr(pl.col("LogonType")),
+        logon_process=pl.when(eid != 4634).then(clean_expr(pl.col("LogonProcessName"))),
         orientation=pl.when(eid == 4634).then(pl.lit("LogOff")).otherwise(pl.lit("LogOn")),
         success=eid != 4625,
         logon_id=hex_expr(pl.col("TargetLogonId")),
@@ -149,6 +151,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_host=pl.coalesce(server, dst),
         auth_type=pl.lit("?"),
         logon_type=pl.lit("?"),
+        logon_process=pl.lit(None, dtype=pl.String),
         orientation=pl.lit("LogOn"),
         success=pl.lit(True),
         logon_id=hex_expr(pl.col("SubjectLogonId")),
@@ -167,6 +170,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_host=pl.when(eid == 4769).then(pl.coalesce(svc_host, dst)).otherwise(dst),
         auth_type=pl.lit("Kerberos"),
         logon_type=pl.lit("?"),
+        logon_process=pl.lit(None, dtype=pl.String),
         orientation=pl.when(eid == 4769).then(pl.lit("TGS")).otherwise(pl.lit("TGT")),
         success=(eid != 4771) & status_ok,
         logon_id=pl.lit(None, dtype=pl.String),
@@ -180,6 +184,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         dst_host=dst,
         auth_type=pl.coalesce(clean_expr(pl.col("PackageName")), pl.lit("NTLM")),
         logon_type=pl.lit("?"),
+        logon_process=pl.lit(None, dtype=pl.String),
         orientation=pl.lit("AuthMap"),
         success=status_ok,
         logon_id=pl.lit(None, dtype=pl.String),
@@ -197,7 +202,10 @@ def _auth_plan(norm: pl.DataFrame, hosts: pl.DataFrame) -> pl.LazyFrame:
 
 
 def to_auth(raw: pl.DataFrame, hosts: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Canonical auth events (:data:`ingest.schema.AUTH_SCHEMA`) from a raw frame.
+    """Canonical auth events from a raw frame.
+
+    The schema is :data:`ingest.schema.WINDOWS_AUTH_SCHEMA`: ``AUTH_SCHEMA`` plus
+    the Windows-only ``logon_process`` (LogonProcessName of 4624/4625).
 
     Args:
         raw: frame in :data:`RAW_SCHEMA` (only supported auth events are used).

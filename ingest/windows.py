@@ -2,7 +2,7 @@
 
 The format of each file is detected from its content. Every form becomes
 :class:`~ingest.win_xml.WinRecord` records, then one raw frame, then canonical
-auth events (``ingest.schema.AUTH_SCHEMA``) and process / share / service
+auth events (``ingest.schema.WINDOWS_AUTH_SCHEMA``) and process / share / service
 events (``ingest.schema.PROCESS_SCHEMA``) through the pure mapping in
 ``ingest/win_map.py``.
 
@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 import polars as pl
 
-from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA
+from ingest.schema import PROCESS_SCHEMA
+from ingest.schema import WINDOWS_AUTH_SCHEMA as AUTH_SCHEMA
 from ingest.win_classic import iter_classic_events
 from ingest.win_evtx import is_evtx, iter_evtx_events
 from ingest.win_map import (

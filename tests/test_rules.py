@@ -199,6 +199,7 @@ def test_rule_view_unifies_auth_and_process_and_run_rules_sorts() -> None:
             "dst_host": ["PC01"],
             "auth_type": ["Negotiate"],
             "logon_type": ["NewCredentials"],
+            "logon_process": ["seclogo"],
             "orientation": ["LogOn"],
             "success": [True],
             "source": ["a.evtx"],
@@ -226,3 +227,7 @@ def test_rule_view_unifies_auth_and_process_and_run_rules_sorts() -> None:
     assert hits["source"].to_list() == ["b.evtx#3", "a.evtx#9"]
     assert hits["attack"][1].to_list() == ["T1550.002"]
     assert rule_view(None, None).height == 0
+    # without the seclogo logon process the NewCredentials logon is not pass-the-hash
+    plain = rule_view(auth.with_columns(pl.lit("Advapi").alias("logon_process")), None)
+    assert run_rules(RULES, plain).height == 0
+    assert run_rules(RULES, rule_view(auth.drop("logon_process"), None)).height == 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from ingest.schema import AUTH_SCHEMA, PROCESS_SCHEMA, validate
+from ingest.schema import PROCESS_SCHEMA, validate
+from ingest.schema import WINDOWS_AUTH_SCHEMA as AUTH_SCHEMA
 from ingest.win_classic import iter_classic_events
 from ingest.win_xml import WinRecord
 from ingest.windows import frames_from_records
@@ -220,3 +221,22 @@ def test_mapping_of_a_large_batch_is_columnar() -> None:
     assert auth.height == 5000
     assert auth["src_host"].n_unique() == 50
     assert auth.filter(pl.col("src_host") == "WS3")["src_ip"].unique().to_list() == ["10.0.3.1"]
+
+
+def test_logon_process_only_for_4624_and_4625() -> None:
+    rows = auth_of(
+        rec(4624, n=1, LogonProcessName="seclogo", **{**NET, "LogonType": "9"}),
+        rec(4625, n=2, LogonProcessName="NtLmSsp ", **NET),
+        rec(4624, n=3, LogonProcessName="Advapi  ", **NET),
+        rec(4634, n=4, LogonProcessName="ignored", **NET),
+        rec(4624, n=5, LogonProcessName="-", **NET),
+        rec(4769, n=6, TargetUserName="bob@CORP.LOCAL", ServiceName="SRV1$", IpAddress="10.0.0.9"),
+    )
+    by_record = {r["record"]: r["logon_process"] for r in rows}
+    assert by_record == {1: "seclogo", 2: "NtLmSsp", 3: "Advapi", 4: None, 5: None, 6: None}
+    assert rows[0]["logon_type"] == "NewCredentials"
+    # the column survives validation (conform keeps Windows-only columns) ...
+    auth, _ = frames_from_records([rec(4624, LogonProcessName="seclogo", **NET)])
+    assert validate(auth).valid["logon_process"].to_list() == ["seclogo"]
+    # ... and is never added to frames that lack it (LANL, simulator)
+    assert "logon_process" not in validate(auth.drop("logon_process")).valid.columns

@@ -83,7 +83,7 @@ def accept_events(
     frames = [f for f in frames if f.height]
     if not frames:
         return Accepted(accepted=0, rejected=rejected, reasons=reasons)
-    frame = pl.concat([conform(f).collect() for f in frames], how="vertical_relaxed")
+    frame = pl.concat([conform(f).collect() for f in frames], how="diagonal_relaxed")
     report = validate(frame)
     for reason, n in report.reasons.items():
         reasons[reason] = reasons.get(reason, 0) + n
