@@ -11,15 +11,17 @@ owned here and grown when a kernel asks.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 import polars as pl
 
 from ingest import lanl_kernel as K
+from ingest import lanl_tables as T
 from ingest.graph_edges import AUTH_MIX, EDGE_COLUMNS_NO_IDS, LOGON_MIX, ORIENTATION_MIX
-from ingest.lanl import MAX_EXAMPLES, REASONS, Chunk
+from ingest.lanl_parser import Parser, Part, Strings, vocabulary
+from ingest.lanl_read import MAX_EXAMPLES, Chunk
 
 ACC_COLUMNS = (
     "count",
@@ -44,80 +46,6 @@ class UnsortedInput(Exception):
 
 
 @dataclass
-class Strings:
-    """One interning table: open-addressing ``tab`` rows plus per-id offset and length."""
-
-    tab: np.ndarray = field(default_factory=lambda: np.full((1 << 12, 4), -1, np.int64))
-    offs: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
-    lens: np.ndarray = field(default_factory=lambda: np.zeros(1 << 11, np.int64))
-    names: list[str] = field(default_factory=list)  # decoded, ids 0..len-1
-    _series: pl.Series | None = None
-
-    def grow(self) -> None:
-        """Double the id capacity and rebuild the hash table at twice that size."""
-        size = 2 * len(self.offs)
-        for name in ("offs", "lens"):
-            old = getattr(self, name)
-            new = np.zeros(size, np.int64)
-            new[: len(old)] = old
-            setattr(self, name, new)
-        tab = np.full((2 * size, 4), -1, np.int64)
-        K.rehash_strings(tab, self.tab)
-        self.tab = tab
-
-    def reserve(self, n_ids: int) -> None:
-        """Grow until ``n_ids`` ids fit below half load."""
-        while 2 * n_ids > len(self.tab) or n_ids > len(self.offs):
-            self.grow()
-
-    def args(self) -> tuple[np.ndarray, ...]:
-        return self.tab, self.offs, self.lens
-
-    def text(self, store: np.ndarray, k: int) -> str:
-        o, n = int(self.offs[k]), int(self.lens[k])
-        return store[o : o + n].tobytes().decode("utf-8", "replace")
-
-    def series(self, store: np.ndarray, n: int) -> pl.Series:
-        """Decoded strings of ids ``0..n-1`` as a Series (cached, extended on demand)."""
-        if len(self.names) < n or self._series is None:
-            lo = len(self.names)
-            offs, lens = self.offs[lo:n].copy(), self.lens[lo:n].copy()
-            if len(offs):
-                base = int(offs.min())
-                raw = store[base : int((offs + lens).max())].tobytes()
-                rel = (offs - base).tolist()
-                self.names.extend(
-                    raw[o : o + m].decode("utf-8", "replace")
-                    for o, m in zip(rel, lens.tolist(), strict=True)
-                )
-            self._series = pl.Series(self.names, dtype=pl.String)
-        return self._series
-
-
-@dataclass
-class Part:
-    """What one parser made of one byte range of a chunk."""
-
-    parser: Parser
-    ev: tuple[np.ndarray, ...]  # time, src_user, src_host, dst_host, mix (local ids)
-    n_kept: int
-    n_lines: int
-    n_valid: int
-    lo: int
-    hi: int
-    first: int
-    last: int
-    is_sorted: bool
-    bad_counts: list[int]
-    bad_rows: list[int]
-    bad_reasons: list[int]
-    # the parser's tables as they were at the end of this range (ids below n_* are final)
-    n_users: int
-    n_hosts: int
-    tables: tuple[np.ndarray, ...]  # store, user offs, user lens, host offs, host lens
-
-
-@dataclass
 class Parsed:
     """One parsed chunk: its parts (in line order) and what the driver needs to know."""
 
@@ -134,100 +62,6 @@ class Parsed:
     bad_reasons: list[int]
 
 
-class Parser:
-    """One parse thread's private string tables, state and reusable event arrays."""
-
-    def __init__(self, params: np.ndarray, vocab: np.ndarray, words: np.ndarray) -> None:
-        self.params, self.vocab, self.words = params, vocab, words
-        self.st = np.zeros(K.STATE_SIZE, np.int64)
-        self.store = np.empty(1 << 20, np.uint8)
-        self.users, self.hosts = Strings(), Strings()
-        self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
-        self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
-        self.spare: list[tuple[np.ndarray, ...]] = []  # event arrays free for reuse
-        # local id -> global id (filled by the driver, Engine.map_ids)
-        self.umap = np.zeros(1 << 11, np.int64)
-        self.hmap = np.zeros(1 << 11, np.int64)
-        self.n_umapped = self.n_hmapped = 0
-
-    def _event_arrays(self, n: int) -> tuple[np.ndarray, ...]:
-        """Per-event arrays for ``n`` lines, reusing a released set (fewer page faults)."""
-        while self.spare:
-            ev = self.spare.pop()
-            if len(ev[0]) >= n:
-                return ev
-        m = n + n // 4
-        return (
-            np.empty(m, np.int64),
-            np.empty(m, np.int32),
-            np.empty(m, np.int32),
-            np.empty(m, np.int32),
-            np.empty(m, np.int16),
-        )
-
-    def _grow(self, status: int) -> None:
-        if status == K.GROW_USERS:
-            self.users.grow()
-        elif status == K.GROW_HOSTS:
-            self.hosts.grow()
-        elif status == K.GROW_STORE:
-            used = self.st[K.S_STORE]
-            new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
-            new[:used] = self.store[:used]
-            self.store = new
-        else:  # pragma: no cover - the kernel returns only the codes above
-            raise RuntimeError(f"unknown parse status {status}")
-
-    def parse(self, data: bytes | memoryview, lo: int, hi: int) -> Part:
-        """Run the parse kernel over ``data[lo:hi]`` (whole lines), resuming after growth."""
-        s = self.st
-        s[K.S_ROW] = s[K.S_NVALID] = s[K.S_NBADEX] = s[K.S_NKEPT] = 0
-        s[K.S_POS], s[K.S_END] = lo, hi
-        s[K.S_SORTED] = 1
-        s[K.S_BAD : K.S_BAD + len(REASONS)] = 0
-        buf = np.frombuffer(data, np.uint8)
-        w64 = np.frombuffer(data, np.uint64, count=len(data) // 8)
-        # a valid line has at least 20 bytes: "0,a,b,c,d,e,f,g,Fail"
-        ev = self._event_arrays((hi - lo) // 20 + 1)
-        while True:
-            status = K.parse(
-                buf,
-                w64,
-                self.params,
-                s,
-                self.store,
-                *self.users.args(),
-                *self.hosts.args(),
-                self.vocab,
-                self.words,
-                *ev,
-                self.bad_rows,
-                self.bad_reasons,
-            )
-            if status == K.DONE:
-                break
-            self._grow(status)
-        nb = int(s[K.S_NBADEX])
-        return Part(
-            parser=self,
-            ev=ev,
-            n_kept=int(s[K.S_NKEPT]),
-            n_lines=int(s[K.S_ROW]),
-            n_valid=int(s[K.S_NVALID]),
-            lo=int(s[K.S_LO]),
-            hi=int(s[K.S_HI]),
-            first=int(s[K.S_FIRST]),
-            last=int(s[K.S_PREV]),
-            is_sorted=bool(s[K.S_SORTED]),
-            bad_counts=s[K.S_BAD : K.S_BAD + len(REASONS)].tolist(),
-            bad_rows=self.bad_rows[:nb].tolist(),
-            bad_reasons=self.bad_reasons[:nb].tolist(),
-            n_users=int(s[K.S_NUSERS]),
-            n_hosts=int(s[K.S_NHOSTS]),
-            tables=(self.store, self.users.offs, self.users.lens, self.hosts.offs, self.hosts.lens),
-        )
-
-
 def _next_newline(buf: np.ndarray, start: int) -> int:
     """Index of the first newline at or after ``start``, or -1."""
     step = 4096
@@ -238,18 +72,6 @@ def _next_newline(buf: np.ndarray, start: int) -> int:
         start += step
         step *= 2
     return -1
-
-
-def _vocabulary(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``vocab`` rows (length, packed bytes 0-7, packed bytes 8-15, offset) and the bytes."""
-    raw = [w.encode() for w in names]
-    rows, off = [], 0
-    for b in raw:
-        head = b[:16].ljust(16, b"\0")
-        w0, w1 = np.frombuffer(head, "<i8").tolist()
-        rows.append((len(b), w0, w1, off))
-        off += len(b)
-    return np.array(rows, np.int64), np.frombuffer(b"".join(raw), np.uint8)
 
 
 def _combine(chunk: Chunk, done: int, parts: list[Part]) -> Parsed:
@@ -285,23 +107,23 @@ class Engine:
 
     def __init__(self, params: np.ndarray, rt_times: np.ndarray, threads: int = 2) -> None:
         self.params = params
-        vocab, words = _vocabulary([*CATEGORIES, "Success", "Fail"])
+        vocab, words = vocabulary([*CATEGORIES, "Success", "Fail"])
         self.parsers = [Parser(params, vocab, words) for _ in range(max(1, threads))]
         # global ids: users, hosts and their bytes (S_NUSERS, S_NHOSTS, S_STORE of gst)
-        self.gst = np.zeros(K.STATE_SIZE, np.int64)
+        self.gst = np.zeros(T.STATE_SIZE, np.int64)
         self.store = np.empty(1 << 20, np.uint8)
         self.users, self.hosts = Strings(), Strings()
-        self.st2 = np.zeros(K.STATE_SIZE, np.int64)  # aggregate stage
-        self.st2[K.S_WMAX] = -1
+        self.st2 = np.zeros(T.STATE_SIZE, np.int64)  # aggregate stage
+        self.st2[T.S_WMAX] = -1
         self.e_tab = np.full(1 << 16, -1, np.int64)
-        self.acc = np.zeros((1 << 15, K.N_ACC), np.int64)
+        self.acc = np.zeros((1 << 15, T.N_ACC), np.int64)
         self.uset = np.full(1 << 16, -1, np.int64)
         self.rt_times = rt_times
         self.cand = np.zeros((1 << 10, 5), np.int64)
 
     @property
     def n_hosts(self) -> int:
-        return int(self.gst[K.S_NHOSTS])
+        return int(self.gst[T.S_NHOSTS])
 
     # -- parse stage (worker threads) -------------------------------------------------------
     def submit(self, pool: ThreadPoolExecutor, chunk: Chunk) -> list[Future]:
@@ -329,12 +151,12 @@ class Engine:
     def _map(self, strings: Strings, slot: int, src, offs, lens, lo: int, hi: int, out) -> None:
         n = int(self.gst[slot])
         strings.reserve(n + hi - lo)
-        need = int(self.gst[K.S_STORE] + lens[lo:hi].sum())
+        need = int(self.gst[T.S_STORE] + lens[lo:hi].sum())
         if need > len(self.store):
             new = np.empty(2 * need + (1 << 20), np.uint8)
-            new[: self.gst[K.S_STORE]] = self.store[: self.gst[K.S_STORE]]
+            new[: self.gst[T.S_STORE]] = self.store[: self.gst[T.S_STORE]]
             self.store = new
-        K.intern_ids(src, offs, lens, lo, hi, *strings.args(), self.store, self.gst, slot, out)
+        T.intern_ids(src, offs, lens, lo, hi, *strings.args(), self.store, self.gst, slot, out)
 
     def map_ids(self, part: Part) -> None:
         """Give the part's new local user and host ids their global ids."""
@@ -344,31 +166,31 @@ class Engine:
             if part.n_users > len(p.umap):
                 p.umap = np.resize(p.umap, 2 * part.n_users)
             self._map(
-                self.users, K.S_NUSERS, store, u_offs, u_lens, p.n_umapped, part.n_users, p.umap
+                self.users, T.S_NUSERS, store, u_offs, u_lens, p.n_umapped, part.n_users, p.umap
             )
             p.n_umapped = part.n_users
         if part.n_hosts > p.n_hmapped:
             if part.n_hosts > len(p.hmap):
                 p.hmap = np.resize(p.hmap, 2 * part.n_hosts)
             self._map(
-                self.hosts, K.S_NHOSTS, store, h_offs, h_lens, p.n_hmapped, part.n_hosts, p.hmap
+                self.hosts, T.S_NHOSTS, store, h_offs, h_lens, p.n_hmapped, part.n_hosts, p.hmap
             )
             p.n_hmapped = part.n_hosts
 
     def _grow_aggregate(self, status: int) -> None:
-        if status == K.GROW_EDGES:
-            n = int(self.st2[K.S_NEDGES])
+        if status == T.GROW_EDGES:
+            n = int(self.st2[T.S_NEDGES])
             size = 4 * self.acc.shape[0]
-            acc = np.empty((size, K.N_ACC), np.int64)
+            acc = np.empty((size, T.N_ACC), np.int64)
             acc[:n] = self.acc[:n]
             self.acc = acc
             self.e_tab = np.full(2 * size, -1, np.int64)
-            K.rehash_edges(self.e_tab, self.acc, n)
-        elif status == K.GROW_USET:
+            T.rehash_edges(self.e_tab, self.acc, n)
+        elif status == T.GROW_USET:
             new = np.full(4 * len(self.uset), -1, np.int64)
-            K.rehash_keys(new, self.uset)
+            T.rehash_keys(new, self.uset)
             self.uset = new
-        elif status == K.GROW_CAND:
+        elif status == T.GROW_CAND:
             self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
         else:  # pragma: no cover - the kernel returns only the codes above
             raise RuntimeError(f"unknown aggregate status {status}")
@@ -376,8 +198,8 @@ class Engine:
     def aggregate(self, part: Part) -> None:
         """Add a part's kept events to the edge counters (after :meth:`map_ids`)."""
         s = self.st2
-        s[K.S_POS] = 0
-        s[K.S_NKEPT] = part.n_kept
+        s[T.S_POS] = 0
+        s[T.S_NKEPT] = part.n_kept
         p = part.parser
         while True:
             status = K.aggregate(
@@ -392,9 +214,9 @@ class Engine:
                 p.umap,
                 p.hmap,
             )
-            if status == K.DONE:
+            if status == T.DONE:
                 return
-            if status == K.UNSORTED:
+            if status == T.UNSORTED:
                 raise UnsortedInput
             self._grow_aggregate(status)
 
@@ -404,16 +226,16 @@ class Engine:
 
     def take(self, keep_mask: np.ndarray) -> pl.DataFrame:
         """Edge rows of the slots not in ``keep_mask``; the kept slots are compacted."""
-        n = int(self.st2[K.S_NEDGES])
+        n = int(self.st2[T.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
         acc = self.acc[idx]
         frame = pl.DataFrame(
             {
-                "window": acc[:, K.A_WIN],
-                "src_host": hosts.gather(acc[:, K.A_SRC]),
-                "dst_host": hosts.gather(acc[:, K.A_DST]),
-                **{c: acc[:, K.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+                "window": acc[:, T.A_WIN],
+                "src_host": hosts.gather(acc[:, T.A_SRC]),
+                "dst_host": hosts.gather(acc[:, T.A_DST]),
+                **{c: acc[:, T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
             }
         )
         frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(
@@ -422,8 +244,8 @@ class Engine:
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
-            self.st2[K.S_NEDGES] = self.st2[K.S_NUSET] = 0
+            self.st2[T.S_NEDGES] = self.st2[T.S_NUSET] = 0
         else:
-            m, nu = K.compact(keep_mask, self.e_tab, self.acc, self.uset)
-            self.st2[K.S_NEDGES], self.st2[K.S_NUSET] = m, nu
+            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset)
+            self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
         return frame.sort("window")

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ingest import lanl_kernel as K
-from ingest.lanl import (
+from ingest import lanl_tables as T
+from ingest.lanl_engine import Engine, Parsed, UnsortedInput
+from ingest.lanl_read import (
     DEFAULT_CHUNK_BYTES,
     MAX_EXAMPLES,
     REASONS,
@@ -33,7 +34,6 @@ from ingest.lanl import (
     _line_texts,
     prefetch_chunks,
 )
-from ingest.lanl_engine import Engine, Parsed, UnsortedInput
 
 __all__ = ["FastResult", "UnsortedInput", "ingest_lanl_fast"]
 
@@ -57,7 +57,7 @@ def _label(eng: Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -
 
     Returns (labelled events, their first time or -1).
     """
-    nc = int(eng.st2[K.S_NCAND])
+    nc = int(eng.st2[T.S_NCAND])
     if nc == 0:
         return 0, -1
     cand = eng.cand[:nc]
@@ -81,7 +81,7 @@ def _label(eng: Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -
         return 0, -1
     matched.update(hits["rt_id"].to_list())
     rows = np.unique(hits["_i"].to_numpy())
-    np.add.at(eng.acc[:, K.A_LABELED], cand[rows, 4], 1)
+    np.add.at(eng.acc[:, T.A_LABELED], cand[rows, 4], 1)
     return len(rows), int(cand[rows, 0].min())
 
 
@@ -117,7 +117,7 @@ def _consume(
     hold_all: bool,
 ) -> None:
     """Aggregate one parsed chunk, label its candidates, flush finished windows."""
-    eng.st2[K.S_NCAND] = 0
+    eng.st2[T.S_NCAND] = 0
     for part in p.parts:
         if part.n_kept == 0:
             continue
@@ -137,12 +137,12 @@ def _consume(
         eng.release(part)
     if hold_all:
         return
-    n = int(eng.st2[K.S_NEDGES])
-    top = int(eng.st2[K.S_WMAX])
-    keep = eng.acc[:n, K.A_WIN] >= top
+    n = int(eng.st2[T.S_NEDGES])
+    top = int(eng.st2[T.S_WMAX])
+    keep = eng.acc[:n, T.A_WIN] >= top
     if not keep.all():
         writer._emit_edges(eng.take(keep))
-        eng.params[K.P_FLUSHED] = top - 1
+        eng.params[T.P_FLUSHED] = top - 1
 
 
 def _run(
@@ -159,17 +159,17 @@ def _run(
     hold_all: bool,
     threads: int,
 ) -> tuple[BadLines, set[int], _Totals]:
-    params = np.zeros(K.PARAMS_SIZE, np.int64)
-    params[K.P_HAS_START], params[K.P_START] = start is not None, start or 0
-    params[K.P_HAS_END], params[K.P_END] = end is not None, end or 0
-    params[K.P_WINDOW] = window_seconds
-    params[K.P_FLUSHED] = -1
+    params = np.zeros(T.PARAMS_SIZE, np.int64)
+    params[T.P_HAS_START], params[T.P_START] = start is not None, start or 0
+    params[T.P_HAS_END], params[T.P_END] = end is not None, end or 0
+    params[T.P_WINDOW] = window_seconds
+    params[T.P_FLUSHED] = -1
     rt_times = np.full(16, -1, np.int64)
     if rt is not None and rt.height:
         times = rt["time"].unique().to_numpy()
         rt_times = np.full(_pow2(4 * len(times)), -1, np.int64)
-        K.rehash_keys(rt_times, times.astype(np.int64))
-        params[K.P_NRT] = len(times)
+        T.rehash_keys(rt_times, times.astype(np.int64))
+        params[T.P_NRT] = len(times)
     eng = Engine(params, rt_times, threads)
     bad, matched, tot = BadLines(), set(), _Totals()
     sorted_so_far, last_time = True, None
@@ -202,7 +202,7 @@ def _run(
                     eng.release(part)
         if ready is not None:
             _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
-    n = int(eng.st2[K.S_NEDGES])
+    n = int(eng.st2[T.S_NEDGES])
     if n:
         writer._emit_edges(eng.take(np.zeros(n, dtype=bool)))
     return bad, matched, tot

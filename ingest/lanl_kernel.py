@@ -20,83 +20,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from ingest.lanl_aggregate import aggregate
 from ingest.lanl_tables import (
-    A_AUTH,
-    A_COUNT,
-    A_DST,
-    A_FAIL,
-    A_FIRST,
-    A_LABELED,
-    A_LAST,
-    A_LOGON,
-    A_ORIENT,
-    A_SRC,
-    A_USER1,
-    A_USERS,
-    A_WIN,
-    N_ACC,
+    DONE,
+    GROW_HOSTS,
+    GROW_STORE,
+    GROW_USERS,
+    N_AUTH,
+    N_LOGON,
+    N_ORIENT,
+    P_END,
+    P_HAS_END,
+    P_HAS_START,
+    P_START,
     S_BAD,
     S_END,
     S_FIRST,
     S_HI,
     S_LO,
     S_NBADEX,
-    S_NCAND,
-    S_NEDGES,
     S_NHOSTS,
     S_NKEPT,
     S_NUSERS,
-    S_NUSET,
     S_NVALID,
     S_POS,
     S_PREV,
     S_ROW,
     S_SORTED,
     S_STORE,
-    S_WMAX,
-    STATE_SIZE,
-    compact,
-    edge_hash,
-    in_set,
     inline,
-    intern_ids,
     intern_packed,
     jit,
     pack_bytes,
-    rehash_edges,
-    rehash_keys,
-    rehash_strings,
-    set_add,
 )
 
-# -- params (int64 array) ------------------------------------------------------------------
-P_HAS_START, P_START, P_HAS_END, P_END, P_WINDOW, P_NRT, P_FLUSHED = range(7)
-PARAMS_SIZE = 8
-
-# -- statuses ------------------------------------------------------------------------------
-DONE, GROW_USERS, GROW_HOSTS, GROW_STORE = 0, 1, 2, 4
-GROW_EDGES, GROW_USET, GROW_CAND, UNSORTED = 5, 6, 7, 8
-
-#: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
-N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
-MAX_EXAMPLES = 5
-
-__all__ = [
-    "A_COUNT",
-    "A_DST",
-    "A_LABELED",
-    "A_SRC",
-    "A_WIN",
-    "N_ACC",
-    "STATE_SIZE",
-    "aggregate",
-    "compact",
-    "intern_ids",
-    "parse",
-    "rehash_edges",
-    "rehash_keys",
-    "rehash_strings",
-]
+__all__ = ["aggregate", "parse"]
 
 
 @inline
@@ -352,102 +310,3 @@ def parse(
     state[S_SORTED] = is_sorted
     state[S_NKEPT] = k
     return status
-
-
-@jit
-def aggregate(
-    params,
-    state,
-    ev_t,
-    ev_u,
-    ev_src,
-    ev_dst,
-    ev_mix,
-    e_tab,
-    acc,
-    uset,
-    rt_times,
-    cand,
-    umap,
-    hmap,
-):
-    """Add kept events ``state[S_POS] .. state[S_NKEPT]-1`` to the edge counters.
-
-    The events carry a parse thread's local ids: ``umap`` and ``hmap`` give the
-    global user and host ids. ``cand`` rows are (time, src_user, src_host,
-    dst_host, slot) of events whose time is a red-team time (label candidates).
-    """
-    ws = params[P_WINDOW]
-    check_rt = params[P_NRT] > 0
-    flushed = params[P_FLUSHED]
-    n = state[S_NKEPT]
-    k = state[S_POS]
-    while k < n:
-        if 2 * (state[S_NEDGES] + 1) > len(e_tab) or state[S_NEDGES] + 1 > acc.shape[0]:
-            state[S_POS] = k
-            return GROW_EDGES
-        if 2 * (state[S_NUSET] + 1) > len(uset):
-            state[S_POS] = k
-            return GROW_USET
-        if state[S_NCAND] + 1 > cand.shape[0]:
-            state[S_POS] = k
-            return GROW_CAND
-        t = ev_t[k]
-        w = t // ws
-        if w <= flushed:
-            state[S_POS] = k
-            return UNSORTED
-        if w > state[S_WMAX]:
-            state[S_WMAX] = w
-        sh = hmap[ev_src[k]]
-        dh = hmap[ev_dst[k]]
-        mask = len(e_tab) - 1
-        i = edge_hash(w, sh, dh) & mask
-        su = umap[ev_u[k]]
-        new = False
-        while True:
-            s = e_tab[i]
-            if s < 0:
-                new = True
-                s = state[S_NEDGES]
-                e_tab[i] = s
-                for j in range(N_ACC):
-                    acc[s, j] = 0
-                acc[s, A_WIN] = w
-                acc[s, A_SRC] = sh
-                acc[s, A_DST] = dh
-                acc[s, A_FIRST] = t
-                acc[s, A_LAST] = t
-                acc[s, A_USER1] = su
-                state[S_NEDGES] = s + 1
-                break
-            if acc[s, A_WIN] == w and acc[s, A_SRC] == sh and acc[s, A_DST] == dh:
-                break
-            i = (i + 1) & mask
-        acc[s, A_COUNT] += 1
-        # the slot's first user is in the set already: most events skip the set
-        if (new or su != acc[s, A_USER1]) and set_add(uset, (s << 32) | su):
-            acc[s, A_USERS] += 1
-            state[S_NUSET] += 1
-        m = ev_mix[k]
-        acc[s, A_FAIL] += m & 1
-        acc[s, A_AUTH + ((m >> 1) & 3)] += 1
-        acc[s, A_LOGON + ((m >> 3) & 7)] += 1
-        o = (m >> 6) & 7
-        if o < N_ORIENT:
-            acc[s, A_ORIENT + o] += 1
-        if t < acc[s, A_FIRST]:
-            acc[s, A_FIRST] = t
-        if t > acc[s, A_LAST]:
-            acc[s, A_LAST] = t
-        if check_rt and in_set(rt_times, t):
-            c = state[S_NCAND]
-            cand[c, 0] = t
-            cand[c, 1] = su
-            cand[c, 2] = sh
-            cand[c, 3] = dh
-            cand[c, 4] = s
-            state[S_NCAND] = c + 1
-        k += 1
-    state[S_POS] = k
-    return DONE

@@ -21,6 +21,17 @@ S_NBADEX = 24
 S_END, S_FIRST = 25, 26  # parse: end of the byte range; first valid time
 STATE_SIZE = 32
 
+# -- params (int64 array) ------------------------------------------------------------------
+P_HAS_START, P_START, P_HAS_END, P_END, P_WINDOW, P_NRT, P_FLUSHED = range(7)
+PARAMS_SIZE = 8
+
+# -- statuses ------------------------------------------------------------------------------
+DONE, GROW_USERS, GROW_HOSTS, GROW_STORE = 0, 1, 2, 4
+GROW_EDGES, GROW_USET, GROW_CAND, UNSORTED = 5, 6, 7, 8
+
+#: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
+N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
+
 # -- edge counter columns (acc[slot, col]) -------------------------------------------------
 # The key sits in the same row as the counters: one cache line serves lookup and update.
 A_WIN, A_SRC, A_DST = 0, 1, 2

@@ -1,0 +1,142 @@
+"""Numba aggregate kernel of the fast LANL ingest: parsed events -> edge counter rows.
+
+:func:`aggregate` adds the events of one parsed part (:mod:`ingest.lanl_kernel`) to
+rows keyed by ``(window, src_host, dst_host)`` in an open-addressing table
+(:mod:`ingest.lanl_tables`); distinct users go through a set of (slot, user) keys.
+"""
+
+from __future__ import annotations
+
+from ingest.lanl_tables import (
+    A_AUTH,
+    A_COUNT,
+    A_DST,
+    A_FAIL,
+    A_FIRST,
+    A_LAST,
+    A_LOGON,
+    A_ORIENT,
+    A_SRC,
+    A_USER1,
+    A_USERS,
+    A_WIN,
+    DONE,
+    GROW_CAND,
+    GROW_EDGES,
+    GROW_USET,
+    N_ACC,
+    N_ORIENT,
+    P_FLUSHED,
+    P_NRT,
+    P_WINDOW,
+    S_NCAND,
+    S_NEDGES,
+    S_NKEPT,
+    S_NUSET,
+    S_POS,
+    S_WMAX,
+    UNSORTED,
+    edge_hash,
+    in_set,
+    jit,
+    set_add,
+)
+
+
+@jit
+def aggregate(
+    params,
+    state,
+    ev_t,
+    ev_u,
+    ev_src,
+    ev_dst,
+    ev_mix,
+    e_tab,
+    acc,
+    uset,
+    rt_times,
+    cand,
+    umap,
+    hmap,
+):
+    """Add kept events ``state[S_POS] .. state[S_NKEPT]-1`` to the edge counters.
+
+    The events carry a parse thread's local ids: ``umap`` and ``hmap`` give the
+    global user and host ids. ``cand`` rows are (time, src_user, src_host,
+    dst_host, slot) of events whose time is a red-team time (label candidates).
+    """
+    ws = params[P_WINDOW]
+    check_rt = params[P_NRT] > 0
+    flushed = params[P_FLUSHED]
+    n = state[S_NKEPT]
+    k = state[S_POS]
+    while k < n:
+        if 2 * (state[S_NEDGES] + 1) > len(e_tab) or state[S_NEDGES] + 1 > acc.shape[0]:
+            state[S_POS] = k
+            return GROW_EDGES
+        if 2 * (state[S_NUSET] + 1) > len(uset):
+            state[S_POS] = k
+            return GROW_USET
+        if state[S_NCAND] + 1 > cand.shape[0]:
+            state[S_POS] = k
+            return GROW_CAND
+        t = ev_t[k]
+        w = t // ws
+        if w <= flushed:
+            state[S_POS] = k
+            return UNSORTED
+        if w > state[S_WMAX]:
+            state[S_WMAX] = w
+        sh = hmap[ev_src[k]]
+        dh = hmap[ev_dst[k]]
+        mask = len(e_tab) - 1
+        i = edge_hash(w, sh, dh) & mask
+        su = umap[ev_u[k]]
+        new = False
+        while True:
+            s = e_tab[i]
+            if s < 0:
+                new = True
+                s = state[S_NEDGES]
+                e_tab[i] = s
+                for j in range(N_ACC):
+                    acc[s, j] = 0
+                acc[s, A_WIN] = w
+                acc[s, A_SRC] = sh
+                acc[s, A_DST] = dh
+                acc[s, A_FIRST] = t
+                acc[s, A_LAST] = t
+                acc[s, A_USER1] = su
+                state[S_NEDGES] = s + 1
+                break
+            if acc[s, A_WIN] == w and acc[s, A_SRC] == sh and acc[s, A_DST] == dh:
+                break
+            i = (i + 1) & mask
+        acc[s, A_COUNT] += 1
+        # the slot's first user is in the set already: most events skip the set
+        if (new or su != acc[s, A_USER1]) and set_add(uset, (s << 32) | su):
+            acc[s, A_USERS] += 1
+            state[S_NUSET] += 1
+        m = ev_mix[k]
+        acc[s, A_FAIL] += m & 1
+        acc[s, A_AUTH + ((m >> 1) & 3)] += 1
+        acc[s, A_LOGON + ((m >> 3) & 7)] += 1
+        o = (m >> 6) & 7
+        if o < N_ORIENT:
+            acc[s, A_ORIENT + o] += 1
+        if t < acc[s, A_FIRST]:
+            acc[s, A_FIRST] = t
+        if t > acc[s, A_LAST]:
+            acc[s, A_LAST] = t
+        if check_rt and in_set(rt_times, t):
+            c = state[S_NCAND]
+            cand[c, 0] = t
+            cand[c, 1] = su
+            cand[c, 2] = sh
+            cand[c, 3] = dh
+            cand[c, 4] = s
+            state[S_NCAND] = c + 1
+        k += 1
+    state[S_POS] = k
+    return DONE
