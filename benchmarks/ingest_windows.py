@@ -11,6 +11,8 @@ folder and repeated up to ``--events`` lines. All runs are single-threaded
 * ``baseline: ElementTree per line`` -- ``xml.etree.ElementTree.fromstring`` on
   every line, System fields and ``{Name: value}`` EventData into a dict;
 * ``hopwatch: records`` -- the same output level (``iter_xml_events``);
+* ``hopwatch: raw columns`` -- lines to the raw columnar frame
+  (``scan_xml_lines``), the first half of the next row;
 * ``hopwatch: records + canonical frames`` -- lines to canonical auth and
   process frames as ``hopwatch ingest windows`` does before writing Parquet
   (``scan_xml_lines``: lines straight to the raw frame, then ``windows_data``:
@@ -58,6 +60,14 @@ def hopwatch_records(lines: list[str]) -> int:
     from ingest.win_xml import iter_xml_events
 
     return sum(1 for r in iter_xml_events(lines, source="bench.xml") if r.record is not None)
+
+
+def hopwatch_columns(lines: list[str]) -> int:
+    """Lines to the raw columnar frame only (``scan_xml_lines``, no mapping)."""
+    from ingest.win_scan import scan_xml_lines
+
+    raw, _errors = scan_xml_lines(lines, source="bench.xml")
+    return raw.height
 
 
 def hopwatch_frames(lines: list[str]) -> int:
@@ -139,6 +149,7 @@ def main() -> None:
     rows = [
         ("baseline: ElementTree per line", naive_elementtree),
         ("hopwatch: records", hopwatch_records),
+        ("hopwatch: raw columns", hopwatch_columns),
         ("hopwatch: records + canonical frames", hopwatch_frames),
     ]
     results = [(name, *best_rate(fn, lines, args.repeat)) for name, fn in rows]

@@ -23,7 +23,8 @@ text between fixed markers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -57,8 +58,10 @@ class _Columns:
         self.eid: list[int] = []
         self.rid: list[int | None] = []
         self.record: list[int | None] = []
-        #: EventData names -> (row numbers, the events' ``split`` parts one after another)
+        #: EventData names -> (row numbers, the events' values one after another)
         self.groups: dict[tuple[str, ...], tuple[list[int], list[str | None]]] = {}
+        #: event id -> (names, compiled template) of its last canonical EventData
+        self.templates: dict[int, tuple[tuple[str, ...], re.Pattern[str]]] = {}
         self.slow: list[tuple[int, WinRecord]] = []
 
     def add_record(self, rec: WinRecord) -> None:
@@ -68,6 +71,24 @@ class _Columns:
         self.eid.append(rec.event_id)
         self.rid.append(rec.record_id)
         self.record.append(rec.record)
+
+    def learn(self, event_id: int, names: tuple[str, ...], parts: list[str | None]) -> None:
+        """Remember ``names`` as the event id's template when the body was canonical.
+
+        ``parts`` is the single-quote ``split`` of the body. Canonical:
+        ``</System><EventData>``, then only ``<Data Name='N'>V</Data>``
+        elements, then ``</EventData></Event>``. The template is one regex of
+        those literal names with a ``([^<]*)`` per value: on a body of the same
+        shape it gives exactly the pairs that ``split`` gives, in one match.
+        """
+        if parts[0] != _HEAD or parts[-1] != _TAIL or None in parts[2::3] or any(parts[3:-1:3]):
+            return
+        body = "".join(f"<Data Name='{re.escape(n)}'>([^<]*)</Data>" for n in names)
+        self.templates[event_id] = (names, re.compile(body + "</EventData>"))
+
+
+_HEAD = "</System><EventData>"
+_TAIL = "</EventData></Event>"
 
 
 def _scan_one(cols: _Columns, text: str, line: int) -> bool:
@@ -85,22 +106,36 @@ def _scan_one(cols: _Columns, text: str, line: int) -> bool:
         return False
     event_id = int(m.group(2))
     names: tuple[str, ...] = ()
-    parts: list[str | None] = []
+    values: Sequence[str | None] = ()
     if event_id in SUPPORTED_EVENTS:
-        body = text[end_sys:]
-        n_data = body.count("<Data")
-        if n_data:
-            parts = (_DATA_SQ if "<Data Name='" in body else _DATA_DQ).split(body)
-            if len(parts) != 3 * n_data + 1:
+        tpl = cols.templates.get(event_id)
+        hit = None
+        if tpl is not None and text.startswith(_HEAD, end_sys):
+            hit = tpl[1].match(text, end_sys + len(_HEAD))
+            if hit is not None and hit.end() != len(text) - len("</Event>"):
+                hit = None
+        if hit is not None:
+            names = tpl[0]  # type: ignore[index]
+            values = hit.groups()
+        else:
+            body = text[end_sys:]
+            n_data = body.count("<Data")
+            if n_data:
+                single = "<Data Name='" in body
+                parts = (_DATA_SQ if single else _DATA_DQ).split(body)
+                if len(parts) != 3 * n_data + 1:
+                    return False
+                names = tuple(parts[1::3])  # type: ignore[arg-type]
+                values = parts[2::3]
+                if single:
+                    cols.learn(event_id, names, parts)
+            elif "<UserData" in body:
                 return False
-            names = tuple(parts[1::3])  # type: ignore[arg-type]
-        elif "<UserData" in body:
-            return False
     group = cols.groups.get(names)
     if group is None:
         group = cols.groups[names] = ([], [])
     group[0].append(len(cols.eid))
-    group[1].extend(parts)
+    group[1].extend(values)
     groups = m.groups()
     cols.system.extend(groups)
     rid = groups[3].strip()
@@ -113,15 +148,15 @@ def _scan_one(cols: _Columns, text: str, line: int) -> bool:
 def _group_frame(names: tuple[str, ...], rows: list[int], flat: list[str | None]) -> pl.DataFrame:
     """Rows of one EventData name tuple: ``_row`` plus the wanted fields (last one wins).
 
-    Each event contributed ``3 * len(names) + 1`` parts (text, name, value, ...);
-    the value of name ``k`` is at ``3 * k + 2``. A self-closing ``<Data/>`` has
-    no value group (None): its value is ``""``, as in the record parser.
+    Each event contributed ``len(names)`` values; the value of name ``k`` is at
+    ``k``, then every ``len(names)``. A self-closing ``<Data/>`` has no value
+    (None): its value is ``""``, as in the record parser.
     """
     series = [pl.Series(_ROW, rows, dtype=pl.Int64)]
-    stride = 3 * len(names) + 1
+    stride = len(names)
     last = {name: k for k, name in enumerate(names) if name in _WANTED}
     for name, k in last.items():
-        values = pl.Series(name, flat[3 * k + 2 :: stride], dtype=pl.String)
+        values = pl.Series(name, flat[k::stride], dtype=pl.String)
         series.append(values.fill_null("") if values.has_nulls() else values)
     return pl.DataFrame(series)
 

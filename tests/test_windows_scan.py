@@ -99,6 +99,15 @@ CRAFTED = [
     event("<Data Name='TargetUserName'>multi\nline</Data>"),
     "not xml at all",
     event("<Data Name='TargetUserName'>after the bad ones</Data>"),
+    # the learned template of 4624 (TargetUserName, LogonType): hits, near misses
+    event("<Data Name='TargetUserName'>tpl1</Data><Data Name='LogonType'>9</Data>"),
+    event("<Data Name='TargetUserName'>it's > x</Data><Data Name='LogonType'>2</Data>"),
+    event("<Data Name='TargetUserName'>tpl3</Data> <Data Name='LogonType'>3</Data>"),
+    event("<Data Name='TargetUserName'>tpl4</Data><Data Name='LogonType'/>"),
+    event("<Data Name='TargetUserName'>tpl5</Data><Data Name='LogonType'>5</Data><Data Name='X'>"),
+    event("<Data Name='TargetUserName'>tpl6</Data>"),
+    event("<Data Name='TargetUserName'>tpl7</Data><Data Name='LogonType'>7</Data>") + "x",
+    event("<Data Name='TargetUserName'>tpl8</Data><Data Name=\"LogonType\">8</Data>"),
 ]
 
 
@@ -114,6 +123,7 @@ def test_crafted_lines_match_the_record_parser() -> None:
     assert raw.filter(pl.col("event_id") == 4100)["TargetUserName"].to_list() == [None]
     assert any(isinstance(e, UnsafeXmlError) for e in errors)
     assert any("malformed" in str(e) for e in errors)  # &nbsp; goes to lxml and fails
+    assert {"tpl1", "it's > x", "tpl3", "tpl4", "tpl6", "tpl8"} <= set(by_user)
 
 
 def test_single_event_texts_match_parse_xml_record() -> None:
