@@ -152,3 +152,22 @@ async def test_random_model_output_never_returned_ungrounded(tiny) -> None:
         assert r.source == "template" and r.grounded and r.attempts == 2
         assert len(r.rejected) == 2
         assert "alice@corp.local" in r.text and "WS01" in r.text
+
+
+async def test_batched_text_encoding_equals_per_request_encoding(tiny) -> None:
+    engine = _engine(tiny, batching="static", batch_size=4)
+    await engine.start()
+    try:
+        runner = engine.runner
+        reqs = _requests(3)
+        texts = [runner.render(r.messages) for r in reqs]
+        prefixes = ["", "The user", "Host WS01 ->"]
+        got = runner.encode_texts(texts, prefixes)
+        tok = runner.tokenizer
+        want = [
+            runner.encode(r.messages) + (tok.encode(p, add_special_tokens=False) if p else [])
+            for r, p in zip(reqs, prefixes, strict=True)
+        ]
+        assert got == want
+    finally:
+        await engine.aclose()

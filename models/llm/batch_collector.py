@@ -5,6 +5,8 @@ the oldest requests that share decoding settings (up to ``batch_size``, waiting
 ``batch_wait_ms`` for more to arrive), runs them in a thread as one padded batch
 (or one by one with prefix reuse in ``sequential`` mode), and resolves each
 caller's future. A caller cancelled before its batch starts is dropped from it.
+Prompts submitted as text (``submit_text``) are tokenized in the batch's thread with
+one batched tokenizer call, off the event loop.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from models.llm.hf_runner import HFRunner
 
 @dataclass
 class _Item:
-    ids: list[int]
+    ids: list[int] | None  # None: tokenize ``text`` + ``prefix`` with the batch
     decoding: Decoding
     future: asyncio.Future[GenerationOutput] = field(repr=False)
+    text: str = ""
+    prefix: str = ""
 
 
 class BatchCollector:
@@ -72,12 +76,32 @@ class BatchCollector:
 
     async def submit(self, ids: list[int], decoding: Decoding) -> GenerationOutput:
         """Queue one prompt and wait for its completion."""
+        return await self._submit(ids, decoding)
+
+    async def submit_text(self, text: str, prefix: str, decoding: Decoding) -> GenerationOutput:
+        """Queue a rendered prompt (``text``, then ``prefix`` tokenized on its own)."""
+        return await self._submit(None, decoding, text, prefix)
+
+    async def _submit(
+        self, ids: list[int] | None, decoding: Decoding, text: str = "", prefix: str = ""
+    ) -> GenerationOutput:
         if self._task is None:
             raise SummarizerClosed("engine not started")
         future: asyncio.Future[GenerationOutput] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Item(ids, decoding, future))
+        self._pending.append(_Item(ids, decoding, future, text, prefix))
         self._wake.set()
         return await future
+
+    def _run(self, batch: list[_Item]) -> list[GenerationOutput]:
+        """Tokenize what came as text (one batched call), then generate (in a thread)."""
+        todo = [item for item in batch if item.ids is None]
+        if todo:
+            encoded = self.runner.encode_texts([i.text for i in todo], [i.prefix for i in todo])
+            for item, ids in zip(todo, encoded, strict=True):
+                item.ids = ids
+        if self.mode == "sequential":
+            return [self.runner.generate_one(batch[0].ids, batch[0].decoding)]
+        return self.runner.generate_batch([b.ids for b in batch], batch[0].decoding)
 
     def _take(self) -> list[_Item]:
         while self._pending and self._pending[0].future.done():
@@ -110,14 +134,7 @@ class BatchCollector:
                 continue
             self.batches.append(len(batch))
             try:
-                if self.mode == "sequential":
-                    item = batch[0]
-                    one = await asyncio.to_thread(self.runner.generate_one, item.ids, item.decoding)
-                    outs = [one]
-                else:
-                    outs = await asyncio.to_thread(
-                        self.runner.generate_batch, [b.ids for b in batch], batch[0].decoding
-                    )
+                outs = await asyncio.to_thread(self._run, batch)
             except Exception as exc:  # the engine failed: every caller of the batch sees it
                 for item in batch:
                     if not item.future.done():

@@ -118,15 +118,16 @@ class TransformersEngine:
         """Generate one completion (batched with concurrent calls)."""
         if self.runner is None:
             raise SummarizerClosed("engine not started")
-        ids = self.runner.encode(request.messages)
         prefix = request.answer_prefix
-        if prefix:
-            ids = ids + self.runner.tokenizer.encode(prefix, add_special_tokens=False)
         if self._bridge is not None:
+            ids = self.runner.encode(request.messages)
+            if prefix:
+                ids = ids + self.runner.tokenizer.encode(prefix, add_special_tokens=False)
             out = await self._bridge.submit(ids, request.decoding)
         else:
             assert self._collector is not None
-            out = await self._collector.submit(ids, request.decoding)
+            text = self.runner.render(request.messages)
+            out = await self._collector.submit_text(text, prefix or "", request.decoding)
         if prefix:
             sep = "" if out.text[:1].isspace() or not out.text else " "
             out.text = prefix + sep + out.text

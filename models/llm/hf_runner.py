@@ -3,9 +3,11 @@
 :class:`HFRunner` owns the model, tokenizer and the KV cache of the shared system
 prompt. ``generate_one`` reuses that cached prefix (prefix caching: the system
 prompt's keys and values are computed once, then copied per request);
-``generate_batch`` left-pads a batch, and on CUDA uses a static cache so
-transformers compiles the decode step with CUDA graphs (``reduce-overhead``). Prompt
-lengths and batch sizes are rounded up to buckets so few graphs are compiled.
+``generate_batch`` left-pads a batch; on CUDA it decodes Llama-architecture models
+with :class:`models.llm.graph_decode.GraphDecoder` (static KV cache, one CUDA graph per
+decode step, no per-step host work) and other models with transformers' static cache
+and ``torch.compile``. Prompt lengths and batch sizes are rounded up to buckets so few
+graphs are captured.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from typing import Any
 
 from models.llm.engine import Decoding, GenerationOutput
+from models.llm.graph_decode import GraphDecoder
 
 #: Batch sizes the static path pads to (CUDA graphs are captured per shape).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -44,11 +47,20 @@ class HFRunner:
         tokenizer: its tokenizer (chat template required).
         device: ``cpu`` or ``cuda[:N]``.
         system_prompt: the shared system prompt whose KV cache is reused.
-        compile: on CUDA, use a static cache and let transformers compile decoding.
+        compile: on CUDA, decode padded batches with CUDA graphs (``GraphDecoder`` for
+            Llama-architecture models, else a static cache and ``torch.compile``).
+        graph_decoder: set False to use transformers' static cache + ``torch.compile``
+            even for Llama models (the benchmark's comparison row).
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, device: str, system_prompt: str, compile: bool = True
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str,
+        system_prompt: str,
+        compile: bool = True,
+        graph_decoder: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -67,12 +79,34 @@ class HFRunner:
             tokenizer, [{"role": "system", "content": system_prompt}], generation_prompt=False
         )
         self._prefix_cache: Any = None
+        self._graph: GraphDecoder | None = None
+        if self.compile and graph_decoder and GraphDecoder.supports(model):
+            self._graph = GraphDecoder(model, self.eos_ids, self.pad_id)
 
     # -- helpers ------------------------------------------------------------------------
 
     def encode(self, messages: list[dict[str, str]]) -> list[int]:
         """Prompt token ids for chat ``messages``."""
         return encode_chat(self.tokenizer, messages)
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The chat-template text of ``messages`` (tokenize it with :meth:`encode_texts`)."""
+        return self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+
+    def encode_texts(self, texts: list[str], prefixes: list[str]) -> list[list[int]]:
+        """Token ids of rendered prompts, each followed by its answer prefix's ids.
+
+        One batched call per list (the fast tokenizer spreads it over threads); the ids
+        equal :meth:`encode` of the messages plus the separately encoded prefix.
+        """
+        tok = self.tokenizer
+        ids = tok(texts, add_special_tokens=False)["input_ids"]
+        if any(prefixes):
+            extra = tok(prefixes, add_special_tokens=False)["input_ids"]
+            ids = [a + (b if p else []) for a, b, p in zip(ids, extra, prefixes, strict=True)]
+        return [list(i) for i in ids]
 
     def _gen_kwargs(self, decoding: Decoding) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -137,6 +171,14 @@ class HFRunner:
             width = -(-width // LENGTH_BUCKET) * LENGTH_BUCKET
             rows = _bucket(rows, BATCH_BUCKETS)
         padded = [ids for ids in batch] + [batch[-1]] * (rows - len(batch))
+        if self._graph is not None:
+            self._graph.eos_ids = list(self.eos_ids)  # benchmarks may change them
+            penalty = Decoding.STRICT_REPETITION_PENALTY if decoding.strict else 1.0
+            with self.lock:
+                new_rows = self._graph.generate(
+                    padded, decoding.max_new_tokens, penalty, width=width
+                )
+            return [self._output(len(batch[i]), new_rows[i]) for i in range(len(batch))]
         x = torch.full((rows, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((rows, width), dtype=torch.long)
         for i, ids in enumerate(padded):
