@@ -85,7 +85,7 @@ def create_app(
         key_cache_ttl: seconds a verified API key is remembered (0: always look up).
     """
     from detections.store import migrate, open_engine, session_factory
-    from service.api import alerts, campaigns, events, system
+    from service.api import alerts, campaigns, events, system, triage
     from service.api.keycache import KeyCache
     from service.api.metrics import Metrics, MetricsMiddleware
     from service.services.summaries import build_summarizer
@@ -139,7 +139,7 @@ def create_app(
     app.state.key_cache = KeyCache(ttl=key_cache_ttl)
     app.state.metrics = Metrics()
     _install_error_handlers(app)
-    for module in (alerts, campaigns, events, system):
+    for module in (alerts, campaigns, events, system, triage):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
