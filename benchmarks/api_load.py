@@ -290,7 +290,7 @@ def table(rows: list[dict], rate: float, connections: int) -> str:
         f"| db | workers | scenario | capacity req/s ({tool}, {connections} conns) "
         "| p99 ms at capacity | server CPU ms/req at capacity | offered req/s | served req/s "
         "| p50 ms | p90 ms | p99 ms | server CPU ms/req | PostgreSQL CPU ms/req | errors "
-        "| dropped | p99 < 50 ms |\n|" + "---|" * 15
+        "| dropped | p99 < 50 ms |\n|" + "---|" * 16
     )
     lines = [head]
     for r in rows:
