@@ -13,7 +13,8 @@ per event:
 * every event this scan does not recognise exactly goes through
   :func:`~ingest.win_xml.parse_xml_record` itself: text with ``<!`` (DOCTYPE
   and ENTITY declarations are rejected there with the clear error) or ``<?``,
-  any ``&`` (entity and character references), ``<UserData>``, a ``<Data>``
+  an ``&`` that is not one of the five XML entities or a character reference
+  (those are decoded here as the record parser does), ``<UserData>``, a ``<Data>``
   element the scan cannot pair, a System block out of the usual order. Those
   keep the hardened lxml fallback and its errors.
 
@@ -30,12 +31,14 @@ import polars as pl
 
 from ingest.win_raw import DATA_FIELDS, RAW_SCHEMA, SYSTEM_COLUMNS, records_frame
 from ingest.win_xml import (
+    _BAD_AMP,
     _DATA_DQ,
     _DATA_SQ,
     _SYSTEM_ORDERED,
     SUPPORTED_EVENTS,
     WinRecord,
     XmlEventError,
+    _unescape,
     iter_xml_texts,
     parse_xml_record,
 )
@@ -94,7 +97,10 @@ _TAIL = "</EventData></Event>"
 def _scan_one(cols: _Columns, text: str, line: int) -> bool:
     """Append one event in the common shape; False (nothing appended) when it is not."""
     # one-character tests first: memchr is ~25x faster than a two-character search
-    if ("!" in text and "<!" in text) or ("?" in text and "<?" in text) or "&" in text:
+    if ("!" in text and "<!" in text) or ("?" in text and "<?" in text):
+        return False
+    amp = "&" in text  # references are decoded below; anything else is lxml's to judge
+    if amp and _BAD_AMP.search(text):
         return False
     if not text.startswith("<Event") or not text.endswith("</Event>"):
         return False
@@ -131,12 +137,15 @@ def _scan_one(cols: _Columns, text: str, line: int) -> bool:
                     cols.learn(event_id, names, parts)
             elif "<UserData" in body:
                 return False
+    groups = m.groups()
+    if amp:  # as the record parser: provider, channel, computer and EventData values
+        values = [_unescape(v) for v in values]
+        groups = (*map(_unescape, groups[:1]), *groups[1:4], *map(_unescape, groups[4:]))
     group = cols.groups.get(names)
     if group is None:
         group = cols.groups[names] = ([], [])
     group[0].append(len(cols.eid))
     group[1].extend(values)
-    groups = m.groups()
     cols.system.extend(groups)
     rid = groups[3].strip()
     cols.eid.append(event_id)
