@@ -75,14 +75,27 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "fast_new_out",
 )
 
-#: Names of the pair features given to the decoder (history strictly before the window).
-PAIR_FEATURES: tuple[str, ...] = (
+#: Names of the pair history features (history strictly before the window).
+PAIR_HISTORY_FEATURES: tuple[str, ...] = (
     "pair_seen",
     "pair_windows",
     "pair_recency",
     "reverse_seen",
     "reverse_windows",
 )
+
+#: Names of the window-context features of a pair: never-seen pairs of the window at
+#: each end, *other* than the pair itself (a new server that many users reach for the
+#: first time, an admin opening many sessions; an attacker makes one hop at a time).
+WINDOW_PAIR_FEATURES: tuple[str, ...] = (
+    "src_other_new_out",
+    "dst_other_new_in",
+    "src_new_in",
+    "dst_new_out",
+)
+
+#: Names of the pair features given to the decoder.
+PAIR_FEATURES: tuple[str, ...] = PAIR_HISTORY_FEATURES + WINDOW_PAIR_FEATURES
 
 #: Names of the features of the authentication itself (decoder input; negatives copy them
 #: from the edge they corrupt, so the decoder learns which endpoints fit which kind of logon).
@@ -317,6 +330,34 @@ class GraphHistory:
                 recency,
                 (rn > 0).astype(np.float64),
                 np.log1p(rn),
+            ],
+            axis=1,
+        )
+        return out.astype(np.float32)
+
+    def window_context(self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Window-context features of pairs (src, dst) in ``batch``'s window, [B, W] float32.
+
+        Counts the window's never-seen pairs between distinct hosts (with respect to
+        the history before the window), leaving out the pair (src, dst) itself.
+        """
+        n = max(self.num_nodes, int(max(src.max(initial=0), dst.max(initial=0))) + 1)
+        seen, _ = self.pairs.lookup(batch.src, batch.dst)
+        new = (seen == 0) & (batch.src != batch.dst)
+        new_out = np.bincount(batch.src[new], minlength=n).astype(np.float64)
+        new_in = np.bincount(batch.dst[new], minlength=n).astype(np.float64)
+        own = np.zeros(len(src))
+        if new.any():
+            keys = np.sort(PairHistory.key(batch.src[new], batch.dst[new]))
+            k = PairHistory.key(src, dst)
+            pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+            own = (keys[pos] == k).astype(np.float64)
+        out = np.stack(
+            [
+                np.log1p(new_out[src] - own),
+                np.log1p(new_in[dst] - own),
+                np.log1p(new_in[src]),
+                np.log1p(new_out[dst]),
             ],
             axis=1,
         )

@@ -61,6 +61,11 @@ class GNNConfig:
         edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
         novel_weight: loss weight of observed edges whose pair is new, relative to
             repeated pairs (benign novelty is what separates attacks from noise).
+        novelty_head: also learn, on observed edges, how likely each edge is to be a
+            never-seen pair given both ends' state and history and the kind of
+            authentication; a new pair's anomaly logit then adds its surprise
+            (``-logit P(new)``), so benign explorers (admins, deployment servers)
+            rank below hosts that never open new pairs.
     """
 
     hidden: int = 32
@@ -74,6 +79,7 @@ class GNNConfig:
     user_features: bool = False
     edge_features: bool = False
     novel_weight: float = 5.0
+    novelty_head: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -96,7 +102,12 @@ def build_model(cfg: GNNConfig) -> TemporalGNN:
         pair_features=len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES),
         time_features=len(TIME_FEATURES),
         hidden=cfg.hidden,
+        novelty_features=NOVELTY_FEATURES if cfg.novelty_head else 0,
     )
+
+
+#: Per-edge inputs of the novelty head: reverse-pair history (2) and the edge's kind.
+NOVELTY_FEATURES = 2 + len(EDGE_FEATURES)
 
 
 def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:
@@ -220,6 +231,7 @@ class Replay:
         ``batch``'s edge ``edge_index[i]`` (``-1``: none, all zeros).
         """
         hist = self.history.pair_features(src, dst, batch.window)
+        ctx = self.history.window_context(batch, src, dst)
         valid = edge_index >= 0
         ei = np.where(valid, edge_index, 0)
         edge = edge_features(batch)
@@ -232,7 +244,13 @@ class Replay:
             user[valid] = self.users.features(batch.users, ei[valid], src[valid], dst[valid])
         else:
             user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-        return _to(np.concatenate([hist, user, edge], axis=1), self.device)
+        return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
+
+    def novelty_inputs(self, batch: WindowBatch) -> tuple[Tensor, np.ndarray]:
+        """(novelty-head inputs [E, 2 + A], new-pair mask [E]) of the window's edges."""
+        pair = self.history.pair_features(batch.src, batch.dst, batch.window)
+        feats = np.concatenate([pair[:, 3:5], edge_features(batch)], axis=1)
+        return _to(feats, self.device), pair[:, 0] < 0.5
 
     def snapshot(self, batch: WindowBatch) -> tuple[Tensor, Tensor, Tensor]:
         """Fold the window into the history; return the encoder inputs (x, edge_index, weight)."""
@@ -365,6 +383,12 @@ def _prepare(
         seen, _ = run.history.pairs.lookup(batch.src, batch.dst)
         wp = np.where(seen > 0, 1.0, cfg.novel_weight)
         w[: batch.size] = _to(0.5 * wp / wp.sum(), device)
+        if run.model.novelty is not None:
+            nov, new = run.novelty_inputs(batch)
+            n_new = int(new.sum())
+            if 0 < n_new < batch.size:  # balanced: new and repeated pairs weigh half each
+                wn = np.where(new, 0.5 / n_new, 0.5 / (batch.size - n_new))
+                item.update(nov=nov, new=_to(new, device), nov_w=_to(wn, device))
         item.update(
             src=_to(src, device, torch.long),
             dst=_to(dst, device, torch.long),
@@ -382,14 +406,21 @@ def _item_step(
     """(weighted BCE of the window or None, node state after the window)."""
     if "y" not in item:
         return None, model.step(item["x"], item["ei"], item["ew"], h)
-    if mode == "predictive":
-        logits = model.decode(h, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
-        h = model.step(item["x"], item["ei"], item["ew"], h)
-    else:
-        h = model.step(item["x"], item["ei"], item["ew"], h)
-        logits = model.decode(h, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
+    h_in = h
+    h = model.step(item["x"], item["ei"], item["ew"], h)
+    if mode == "detector":
+        h_in = h
+    logits = model.decode(h_in, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
     bce = nn.functional.binary_cross_entropy_with_logits(logits, item["y"], reduction="none")
-    return (bce * item["w"]).sum(), h
+    loss = (bce * item["w"]).sum()
+    if "nov" in item:
+        e = item["nov"].shape[0]
+        nl = model.novelty_logit(
+            h_in, item["hist"], item["src"][:e], item["dst"][:e], item["nov"], item["tf"]
+        )
+        nb = nn.functional.binary_cross_entropy_with_logits(nl, item["new"], reduction="none")
+        loss = loss + (nb * item["nov_w"]).sum()
+    return loss, h
 
 
 @torch.no_grad()
@@ -420,12 +451,16 @@ def score(
             continue
         hist, tf = run.before(batch)
         edge_index = np.arange(batch.size)
-        if mode == "predictive":
-            logits = run.decode(hist, tf, batch, batch.src, batch.dst, edge_index)
-            run.advance(batch)
-        else:
-            pair = run.pairs(batch, batch.src, batch.dst, edge_index)
-            run.advance(batch)
-            s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
-            logits = model.decode(run.h, hist, s, d, pair, tf)
-        yield batch, (1.0 - torch.sigmoid(logits)).double().cpu().numpy()
+        pair = run.pairs(batch, batch.src, batch.dst, edge_index)
+        nov = run.novelty_inputs(batch) if model.novelty is not None else None
+        h_in = run.h
+        run.advance(batch)
+        if mode == "detector":
+            h_in = run.h
+        s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
+        anomaly = -model.decode(h_in, hist, s, d, pair, tf)
+        if nov is not None:
+            # A new pair is as surprising as it was unlikely to be new: add -logit P(new).
+            nl = model.novelty_logit(h_in, hist, s, d, nov[0], tf)
+            anomaly = anomaly - torch.where(_to(nov[1], device, torch.bool), nl, 0.0)
+        yield batch, torch.sigmoid(anomaly).double().cpu().numpy()

@@ -26,6 +26,7 @@ USER_FEATURES: tuple[str, ...] = (
     "user_new_anywhere",
     "user_src_hosts",
     "user_dst_hosts",
+    "user_new_both",
 )
 
 
@@ -111,19 +112,27 @@ class UserHistory:
         out[:, 2] = mean((self.n_src[u] == 0) & (self.n_dst[u] == 0))
         out[:, 3] = mean(np.log1p(self.n_src[u]))
         out[:, 4] = mean(np.log1p(self.n_dst[u]))
+        # The credential neither came from this source nor reached this destination before:
+        # a stolen credential carried to a new host and used from there.
+        out[:, 5] = mean((n_from == 0) & (n_to == 0))
         return out
 
     def observe(self, users: EdgeUsers, src: np.ndarray, dst: np.ndarray, window: int) -> None:
-        """Fold one window's (account, src) and (account, dst) pairs in."""
+        """Fold one window's (account, src) and (account, dst) pairs in.
+
+        "Used from a source" counts only edges to another host: a self-loop (local
+        logon, logoff) shows where an account *is*, not where it authenticated from.
+        """
         q, u = users.expand(np.arange(len(src)))
         if not len(q):
             return
         self._grow(int(u.max()) + 1)
-        for hist, host, counts in (
-            (self.from_src, src, self.n_src),
-            (self.to_dst, dst, self.n_dst),
+        moved = src[q] != dst[q]
+        for hist, host, counts, keep in (
+            (self.from_src, src, self.n_src, moved),
+            (self.to_dst, dst, self.n_dst, np.ones_like(moved)),
         ):
-            keys = np.unique(PairHistory.key(u, host[q]))
+            keys = np.unique(PairHistory.key(u[keep], host[q][keep]))
             uu, hh = keys >> 32, keys & 0xFFFFFFFF
             new = hist.add(uu, hh, window)
             np.add.at(counts, uu[new], 1)
