@@ -27,8 +27,8 @@ from pathlib import Path
 GRACE_S = 10.0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and all its descendants (Linux /proc)."""
+def cpu_snapshot() -> tuple[dict[int, float], dict[int, list[int]]]:
+    """CPU seconds (user + system) of every process, and each process's children."""
     children: dict[int, list[int]] = {}
     stats: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -43,6 +43,12 @@ def cpu_seconds(pid: int) -> float:
         child = int(entry)
         children.setdefault(int(fields[1]), []).append(child)
         stats[child] = (int(fields[11]) + int(fields[12])) / tick
+    return stats, children
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and all its descendants (Linux /proc)."""
+    stats, children = cpu_snapshot()
     total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()

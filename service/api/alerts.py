@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.alerts_json import alert_page_json
@@ -16,6 +16,7 @@ from service.api.alerts_schemas import (
     SummaryRead,
 )
 from service.api.deps import Reader, SessionDep, Writer, read
+from service.api.query import openapi_parameters, query_model
 from service.services import alerts as alert_service
 from service.services import summaries as summary_service
 
@@ -28,8 +29,15 @@ Name = Annotated[str | None, Query(min_length=1, max_length=500)]
 JSON = "application/json"
 
 
-@router.get("", response_model=AlertPage, dependencies=[Reader])
-async def list_alerts(request: Request, q: Annotated[AlertQuery, Query()]) -> Response:
+@router.get(
+    "",
+    response_model=AlertPage,
+    dependencies=[Reader],
+    openapi_extra={"parameters": openapi_parameters(AlertQuery)},
+)
+async def list_alerts(
+    request: Request, q: Annotated[AlertQuery, Depends(query_model(AlertQuery))]
+) -> Response:
     """Alerts matching every given filter, one page at a time (cursor pagination).
 
     With ``detector``, ``min_score`` applies to that detector's score.
