@@ -119,8 +119,6 @@ class GNNDetector:
         user_features: give the decoder the accounts' history (needs events).
         edge_features: give the decoder the edge's auth/logon mix.
         novel_weight: loss weight of never-seen-before pairs among observed edges.
-        novelty_head: learn how likely an observed edge is to be a new pair and add a new
-            pair's surprise to its score (see :class:`models.gnn_train.GNNConfig`).
         threads: torch CPU threads while training/scoring on CPU (``None``: torch's default).
         log: optional callable receiving progress lines.
     """
@@ -142,7 +140,6 @@ class GNNDetector:
         user_features: bool = False,
         edge_features: bool = False,
         novel_weight: float = 5.0,
-        novelty_head: bool = False,
         threads: int | None = 1,
         log: Any = None,
     ) -> None:
@@ -158,7 +155,6 @@ class GNNDetector:
             user_features=user_features,
             edge_features=edge_features,
             novel_weight=novel_weight,
-            novelty_head=novelty_head,
         )
         self.device_name = device
         self.device = resolve_device(device)

@@ -42,7 +42,6 @@ class TemporalGNN(nn.Module):
         pair_features: int,
         time_features: int,
         hidden: int = 32,
-        novelty_features: int = 0,
     ) -> None:
         super().__init__()
         self.hidden = hidden
@@ -58,18 +57,6 @@ class TemporalGNN(nn.Module):
             nn.ReLU(),
             nn.Linear(hidden, 1),
         )
-        # Novelty head: P(an observed edge is a never-seen pair) from both ends' state and
-        # history and the kind of authentication, without the pair's own history.
-        self.novelty = None
-        if novelty_features:
-            nov_in = 3 * hidden + 2 * history_features + novelty_features + time_features
-            self.novelty = nn.Sequential(
-                nn.Linear(nov_in, 2 * hidden),
-                nn.ReLU(),
-                nn.Linear(2 * hidden, hidden),
-                nn.ReLU(),
-                nn.Linear(hidden, 1),
-            )
 
     def initial_state(self, num_nodes: int, device: torch.device | str = "cpu") -> Tensor:
         """All-zero node state, shape [N, D]."""
@@ -102,14 +89,3 @@ class TemporalGNN(nn.Module):
         t = time.expand(h_src.shape[0], -1)
         feats = torch.cat([h_src, h_dst, h_src * h_dst, hist_src, hist_dst, pair, t], dim=1)
         return self.decoder(feats).squeeze(-1)
-
-    def novelty_logit(
-        self, h: Tensor, hist: Tensor, src: Tensor, dst: Tensor, feats: Tensor, time: Tensor
-    ) -> Tensor:
-        """Logit that each observed (src, dst) edge is a never-seen pair (novelty head)."""
-        if self.novelty is None:
-            raise RuntimeError("this model has no novelty head")
-        hs, hd = h[src], h[dst]
-        t = time.expand(hs.shape[0], -1)
-        x = torch.cat([hs, hd, hs * hd, hist[src], hist[dst], feats, t], dim=1)
-        return self.novelty(x).squeeze(-1)

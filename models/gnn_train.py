@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from models.gnn_batches import batch_from_frame, iter_batches
 from models.gnn_history import (
-    BATCH_COLUMNS,
     EDGE_FEATURES,
     HISTORY_FEATURES,
     NODE_FEATURES,
@@ -32,12 +32,12 @@ from models.gnn_history import (
     time_features,
 )
 from models.gnn_model import TemporalGNN
-from models.gnn_users import USER_FEATURES, EdgeUsers, UserHistory, user_rows
+from models.gnn_users import USER_FEATURES, UserHistory
+
+__all__ = ["batch_from_frame", "iter_batches"]  # re-exported: they used to live here
 
 if TYPE_CHECKING:
-    import polars as pl
-
-    from ingest.graphs import GraphStore
+    pass
 
 MODES = ("predictive", "detector")
 
@@ -61,11 +61,6 @@ class GNNConfig:
         edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
         novel_weight: loss weight of observed edges whose pair is new, relative to
             repeated pairs (benign novelty is what separates attacks from noise).
-        novelty_head: also learn, on observed edges, how likely each edge is to be a
-            never-seen pair given both ends' state and history and the kind of
-            authentication; a new pair's anomaly logit then adds its surprise
-            (``-logit P(new)``), so benign explorers (admins, deployment servers)
-            rank below hosts that never open new pairs.
     """
 
     hidden: int = 32
@@ -79,7 +74,6 @@ class GNNConfig:
     user_features: bool = False
     edge_features: bool = False
     novel_weight: float = 5.0
-    novelty_head: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -102,78 +96,7 @@ def build_model(cfg: GNNConfig) -> TemporalGNN:
         pair_features=len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES),
         time_features=len(TIME_FEATURES),
         hidden=cfg.hidden,
-        novelty_features=NOVELTY_FEATURES if cfg.novelty_head else 0,
     )
-
-
-#: Per-edge inputs of the novelty head: reverse-pair history (2) and the edge's kind.
-NOVELTY_FEATURES = 2 + len(EDGE_FEATURES)
-
-
-def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:
-    """One window's edge-table rows as a :class:`WindowBatch`."""
-    missing = [c for c in BATCH_COLUMNS if c not in edges.columns]
-    if missing:
-        raise ValueError(f"edge table of window {window} lacks column(s): {', '.join(missing)}")
-    cols = {c: edges[c].to_numpy().astype(np.float64) for c in BATCH_COLUMNS[2:]}
-    label = (
-        edges["label"].fill_null(False).to_numpy().astype(bool)
-        if "label" in edges.columns
-        else np.zeros(edges.height, dtype=bool)
-    )
-    return WindowBatch(
-        window=int(window),
-        src=edges["src"].to_numpy().astype(np.int64),
-        dst=edges["dst"].to_numpy().astype(np.int64),
-        cols=cols,
-        label=label,
-    )
-
-
-def iter_batches(
-    store: GraphStore,
-    last_window: int,
-    chunk: int = 256,
-    *,
-    users: bool = True,
-    first_window: int | None = None,
-    user_ids: dict[str, int] | None = None,
-) -> Iterator[WindowBatch]:
-    """Batches of every stored window from ``first_window`` up to ``last_window``, in order.
-
-    With ``users`` each batch also carries the accounts of its edges (from the
-    data directory's events; none when it has no events); ``user_ids`` (account
-    name -> id, grown in place) continues the ids of an earlier replay.
-    """
-    import polars as pl
-
-    lo = -1 if first_window is None else first_window
-    windows = [w for w in store.windows if lo <= w <= last_window]
-    user_ids = {} if user_ids is None else user_ids
-    nodes = store.nodes
-    for i in range(0, len(windows), chunk):
-        part = windows[i : i + chunk]
-        edges = store.edges(windows=part).sort("window")
-        bounds = np.searchsorted(edges["window"].to_numpy(), np.asarray(part), side="left")
-        ends = [*bounds[1:], edges.height]
-        rows = None
-        if users:
-            ev = store.events(windows=part).select("window", "src_user", "src_host", "dst_host")
-            rw, rs, rd, ru = user_rows(ev.collect(), nodes, user_ids)
-            order = np.argsort(rw, kind="stable")
-            rw, rs, rd, ru = rw[order], rs[order], rd[order], ru[order]
-            rows = (rw, rs, rd, ru)
-        for w, lo, hi in zip(part, bounds, ends, strict=True):
-            frame = edges.slice(int(lo), int(hi - lo))
-            batch = batch_from_frame(
-                w, frame if frame.height else pl.DataFrame(schema=edges.schema)
-            )
-            if rows is not None:
-                a, b = np.searchsorted(rows[0], [w, w + 1])
-                batch.users = EdgeUsers.build(
-                    batch.src, batch.dst, rows[1][a:b], rows[2][a:b], rows[3][a:b]
-                )
-            yield batch
 
 
 def _to(a: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -245,12 +168,6 @@ class Replay:
         else:
             user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
         return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
-
-    def novelty_inputs(self, batch: WindowBatch) -> tuple[Tensor, np.ndarray]:
-        """(novelty-head inputs [E, 2 + A], new-pair mask [E]) of the window's edges."""
-        pair = self.history.pair_features(batch.src, batch.dst, batch.window)
-        feats = np.concatenate([pair[:, 3:5], edge_features(batch)], axis=1)
-        return _to(feats, self.device), pair[:, 0] < 0.5
 
     def snapshot(self, batch: WindowBatch) -> tuple[Tensor, Tensor, Tensor]:
         """Fold the window into the history; return the encoder inputs (x, edge_index, weight)."""
@@ -383,12 +300,6 @@ def _prepare(
         seen, _ = run.history.pairs.lookup(batch.src, batch.dst)
         wp = np.where(seen > 0, 1.0, cfg.novel_weight)
         w[: batch.size] = _to(0.5 * wp / wp.sum(), device)
-        if run.model.novelty is not None:
-            nov, new = run.novelty_inputs(batch)
-            n_new = int(new.sum())
-            if 0 < n_new < batch.size:  # balanced: new and repeated pairs weigh half each
-                wn = np.where(new, 0.5 / n_new, 0.5 / (batch.size - n_new))
-                item.update(nov=nov, new=_to(new, device), nov_w=_to(wn, device))
         item.update(
             src=_to(src, device, torch.long),
             dst=_to(dst, device, torch.long),
@@ -412,15 +323,7 @@ def _item_step(
         h_in = h
     logits = model.decode(h_in, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
     bce = nn.functional.binary_cross_entropy_with_logits(logits, item["y"], reduction="none")
-    loss = (bce * item["w"]).sum()
-    if "nov" in item:
-        e = item["nov"].shape[0]
-        nl = model.novelty_logit(
-            h_in, item["hist"], item["src"][:e], item["dst"][:e], item["nov"], item["tf"]
-        )
-        nb = nn.functional.binary_cross_entropy_with_logits(nl, item["new"], reduction="none")
-        loss = loss + (nb * item["nov_w"]).sum()
-    return loss, h
+    return (bce * item["w"]).sum(), h
 
 
 @torch.no_grad()
@@ -452,15 +355,10 @@ def score(
         hist, tf = run.before(batch)
         edge_index = np.arange(batch.size)
         pair = run.pairs(batch, batch.src, batch.dst, edge_index)
-        nov = run.novelty_inputs(batch) if model.novelty is not None else None
         h_in = run.h
         run.advance(batch)
         if mode == "detector":
             h_in = run.h
         s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
-        anomaly = -model.decode(h_in, hist, s, d, pair, tf)
-        if nov is not None:
-            # A new pair is as surprising as it was unlikely to be new: add -logit P(new).
-            nl = model.novelty_logit(h_in, hist, s, d, nov[0], tf)
-            anomaly = anomaly - torch.where(_to(nov[1], device, torch.bool), nl, 0.0)
-        yield batch, torch.sigmoid(anomaly).double().cpu().numpy()
+        logits = model.decode(h_in, hist, s, d, pair, tf)
+        yield batch, (1.0 - torch.sigmoid(logits)).double().cpu().numpy()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.gnn_history import PairHistory
+from models.gnn_pairs import PairHistory
 
 if TYPE_CHECKING:
     import polars as pl
