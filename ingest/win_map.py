@@ -114,6 +114,24 @@ def _concat_present(
     return pl.concat(plans or [groups[0][1]], how="diagonal_relaxed")
 
 
+def _lookup(frame: pl.LazyFrame, keys: list[str], name: str, expr: pl.Expr) -> pl.LazyFrame:
+    """``frame`` plus ``name``: ``expr`` computed once per distinct ``keys`` and joined back.
+
+    ``expr`` reads the keys as ``u0``, ``u1``, ... It must be a pure per-row
+    function of them; nulls are keys like any other value.
+    """
+    renamed = [pl.col(k).alias(f"u{i}") for i, k in enumerate(keys)]
+    table = frame.select(renamed).unique().with_columns(expr.alias(name))
+    return frame.join(
+        table,
+        left_on=keys,
+        right_on=[f"u{i}" for i in range(len(keys))],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
+
+
 # -- auth events ------------------------------------------------------------------------
 def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     eid = pl.col("event_id")
@@ -162,12 +180,19 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     realm = pl.coalesce(
         clean_expr(pl.col("TargetDomainName")), svc.str.split("/").list.get(1, null_on_oob=True)
     )
-    svc_host = pl.when(svc.str.ends_with("$")).then(host_expr(svc.str.strip_suffix("$")))
-    kerberos = lazy.filter(eid.is_in([4768, 4769, 4771])).select(
-        src_user=user_expr(pl.col("TargetUserName"), realm),
-        dst_user=user_expr(pl.col("TargetUserName"), realm),
+    krb = lazy.filter(eid.is_in([4768, 4769, 4771])).with_columns(_svc=svc, _realm=realm)
+    # user and service host per distinct value (Kerberos is a third of a domain's events)
+    krb = _lookup(
+        krb, ["TargetUserName", "_realm"], "_kuser", user_expr(pl.col("u0"), pl.col("u1"))
+    )
+    svc_name = pl.col("u0")
+    svc_host = pl.when(svc_name.str.ends_with("$")).then(host_expr(svc_name.str.strip_suffix("$")))
+    krb = _lookup(krb, ["_svc"], "_svchost", svc_host)
+    kerberos = krb.select(
+        src_user=pl.col("_kuser"),
+        dst_user=pl.col("_kuser"),
         src_host=_remote_src(pl.lit(None, dtype=pl.String), ip, dst),
-        dst_host=pl.when(eid == 4769).then(pl.coalesce(svc_host, dst)).otherwise(dst),
+        dst_host=pl.when(eid == 4769).then(pl.coalesce(pl.col("_svchost"), dst)).otherwise(dst),
         auth_type=pl.lit("Kerberos"),
         logon_type=pl.lit("?"),
         logon_process=pl.lit(None, dtype=pl.String),

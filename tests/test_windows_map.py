@@ -240,3 +240,22 @@ def test_logon_process_only_for_4624_and_4625() -> None:
     assert validate(auth).valid["logon_process"].to_list() == ["seclogo"]
     # ... and is never added to frames that lack it (LANL, simulator)
     assert "logon_process" not in validate(auth.drop("logon_process")).valid.columns
+
+
+def test_kerberos_lookups_keep_order_nulls_and_repeats() -> None:
+    """Kerberos users and service hosts are computed per distinct value and joined back."""
+    rows = auth_of(
+        rec(4769, n=1, computer="dc1", TargetUserName="bob", ServiceName="SRV2$", Status="0x0"),
+        rec(4768, n=2, computer="dc1", ServiceName="krbtgt/CORP.LOCAL", Status="0x0"),
+        rec(4769, n=3, computer="dc1", TargetUserName="bob", ServiceName="SRV2$", Status="0x0"),
+        rec(4769, n=4, computer="dc1", TargetUserName="amy", ServiceName="http/web", Status="0x0"),
+        rec(4768, n=5, computer="dc1", TargetUserName="bob", ServiceName="krbtgt/OTHER"),
+    )
+    got = [(r["record"], r["src_user"], r["dst_user"], r["dst_host"]) for r in rows]
+    assert got == [
+        (1, "bob@?", "bob@?", "SRV2"),
+        (2, None, None, "DC1"),
+        (3, "bob@?", "bob@?", "SRV2"),
+        (4, "amy@WEB", "amy@WEB", "DC1"),
+        (5, "bob@OTHER", "bob@OTHER", "DC1"),
+    ]
