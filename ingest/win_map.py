@@ -29,9 +29,7 @@ from ingest.win_norm import (
     host_expr,
     int_expr,
     ip_expr,
-    is_ip_expr,
     logon_type_expr,
-    loopback_expr,
     time_expr,
     user_expr,
     with_normalised,
@@ -42,6 +40,7 @@ from ingest.win_raw import (  # noqa: F401  (re-exported: the raw frame's names)
     SYSTEM_COLUMNS,
     records_frame,
 )
+from ingest.win_resolve import host_map, lookup, remote_src, resolve_src
 
 AUTH_EVENTS = (4624, 4625, 4634, 4648, 4768, 4769, 4771, 4776)
 PROCESS_EVENTS = (4688, 4672, 5140, 5145, 7045, 1, 3)
@@ -63,48 +62,6 @@ def supported() -> pl.Expr:
     )
 
 
-# -- IP -> host resolution --------------------------------------------------------------
-def host_map(raw: pl.DataFrame) -> pl.DataFrame:
-    """``ip -> host`` learned from events that name both (most frequent host per IP)."""
-    pairs = [
-        raw.filter(pl.col("event_id").is_in([4624, 4625])).select(
-            ip=ip_expr(pl.col("IpAddress")), host=host_expr(pl.col("WorkstationName"))
-        ),
-        raw.filter(pl.col("event_id") == 3).select(
-            ip=ip_expr(pl.col("SourceIp")), host=host_expr(pl.col("SourceHostname"))
-        ),
-        raw.filter(pl.col("event_id") == 3).select(
-            ip=ip_expr(pl.col("DestinationIp")), host=host_expr(pl.col("DestinationHostname"))
-        ),
-    ]
-    both = pl.concat(pairs).filter(
-        pl.col("ip").is_not_null()
-        & pl.col("host").is_not_null()
-        & ~loopback_expr(pl.col("ip"))
-        & ~is_ip_expr(pl.col("host"))
-    )
-    return (
-        both.group_by("ip", "host")
-        .len()
-        .sort(["ip", "len", "host"], descending=[False, True, False])
-        .unique("ip", keep="first", maintain_order=True)
-        .select(pl.col("ip").alias("_ip"), pl.col("host").alias("_mapped"))
-    )
-
-
-def _resolve_src(frame: pl.LazyFrame, hosts: pl.LazyFrame, host_col: str) -> pl.LazyFrame:
-    """Fill null ``src_host`` from ``src_ip`` (mapped host, else the IP, else ``host_col``)."""
-    out = frame.join(hosts, left_on="src_ip", right_on="_ip", how="left", maintain_order="left")
-    src = pl.coalesce(pl.col("src_host"), pl.col("_mapped"), pl.col("src_ip"), pl.col(host_col))
-    return out.with_columns(src.alias("src_host")).drop("_mapped")
-
-
-def _remote_src(ws: pl.Expr, ip: pl.Expr, local: pl.Expr) -> pl.Expr:
-    """Workstation when named; null (resolve from IP) when remote; ``local`` otherwise."""
-    remote = ip.is_not_null() & ~loopback_expr(ip)
-    return pl.when(ws.is_not_null()).then(ws).when(remote).then(None).otherwise(local)
-
-
 def _concat_present(
     raw: pl.DataFrame, groups: tuple[tuple[tuple[int, ...], pl.LazyFrame], ...]
 ) -> pl.LazyFrame:
@@ -112,24 +69,6 @@ def _concat_present(
     present = set(raw["event_id"].unique().to_list())
     plans = [plan for ids, plan in groups if present.intersection(ids)]
     return pl.concat(plans or [groups[0][1]], how="diagonal_relaxed")
-
-
-def _lookup(frame: pl.LazyFrame, keys: list[str], name: str, expr: pl.Expr) -> pl.LazyFrame:
-    """``frame`` plus ``name``: ``expr`` computed once per distinct ``keys`` and joined back.
-
-    ``expr`` reads the keys as ``u0``, ``u1``, ... It must be a pure per-row
-    function of them; nulls are keys like any other value.
-    """
-    renamed = [pl.col(k).alias(f"u{i}") for i, k in enumerate(keys)]
-    table = frame.select(renamed).unique().with_columns(expr.alias(name))
-    return frame.join(
-        table,
-        left_on=keys,
-        right_on=[f"u{i}" for i in range(len(keys))],
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    )
 
 
 # -- auth events ------------------------------------------------------------------------
@@ -150,7 +89,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     logon = lazy.filter(eid.is_in([4624, 4625, 4634])).select(
         src_user=target,
         dst_user=target,
-        src_host=_remote_src(pl.col("_ws"), ip, dst),
+        src_host=remote_src(pl.col("_ws"), ip, dst),
         dst_host=dst,
         auth_type=auth_type_expr(pl.col("AuthenticationPackageName"), pl.col("LmPackageName")),
         logon_type=logon_type_expr(pl.col("LogonType")),
@@ -182,16 +121,14 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
     )
     krb = lazy.filter(eid.is_in([4768, 4769, 4771])).with_columns(_svc=svc, _realm=realm)
     # user and service host per distinct value (Kerberos is a third of a domain's events)
-    krb = _lookup(
-        krb, ["TargetUserName", "_realm"], "_kuser", user_expr(pl.col("u0"), pl.col("u1"))
-    )
+    krb = lookup(krb, ["TargetUserName", "_realm"], "_kuser", user_expr(pl.col("u0"), pl.col("u1")))
     svc_name = pl.col("u0")
     svc_host = pl.when(svc_name.str.ends_with("$")).then(host_expr(svc_name.str.strip_suffix("$")))
-    krb = _lookup(krb, ["_svc"], "_svchost", svc_host)
+    krb = lookup(krb, ["_svc"], "_svchost", svc_host)
     kerberos = krb.select(
         src_user=pl.col("_kuser"),
         dst_user=pl.col("_kuser"),
-        src_host=_remote_src(pl.lit(None, dtype=pl.String), ip, dst),
+        src_host=remote_src(pl.lit(None, dtype=pl.String), ip, dst),
         dst_host=pl.when(eid == 4769).then(pl.coalesce(pl.col("_svchost"), dst)).otherwise(dst),
         auth_type=pl.lit("Kerberos"),
         logon_type=pl.lit("?"),
@@ -222,7 +159,7 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
 
 
 def _auth_plan(norm: pl.DataFrame, hosts: pl.DataFrame) -> pl.LazyFrame:
-    rows = _resolve_src(_auth_rows(norm), hosts.lazy(), "dst_host")
+    rows = resolve_src(_auth_rows(norm), hosts.lazy(), "dst_host")
     return rows.select([pl.col(c).cast(t) for c, t in AUTH_SCHEMA.items()])
 
 
@@ -296,7 +233,7 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             relative_target=clean_expr(pl.col("RelativeTargetName")),
             access_mask=hexint_expr(pl.col("AccessMask")),
             logon_id=hex_expr(pl.col("SubjectLogonId")),
-            src_host=_remote_src(pl.lit(None, dtype=pl.String), ip_expr(pl.col("IpAddress")), host),
+            src_host=remote_src(pl.lit(None, dtype=pl.String), ip_expr(pl.col("IpAddress")), host),
             src_ip=ip_expr(pl.col("IpAddress")),
             **common,
         ),
@@ -354,7 +291,7 @@ def resolve_parents(process: pl.DataFrame) -> pl.DataFrame:
 
 
 def _process_plan(norm: pl.DataFrame, hosts: pl.DataFrame) -> pl.LazyFrame:
-    rows = _resolve_src(_process_rows(norm), hosts.lazy(), "host")
+    rows = resolve_src(_process_rows(norm), hosts.lazy(), "host")
     return rows.with_columns(
         pl.when(pl.col("kind").is_in(["share", "network"])).then(pl.col("src_host"))
     ).select([pl.col(c).cast(t) for c, t in PROCESS_SCHEMA.items()])
