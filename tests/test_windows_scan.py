@@ -207,3 +207,34 @@ PIECES = st.sampled_from(
 def test_fuzz_scan_equals_record_parser(bodies: list[str]) -> None:
     lines = [x for body in bodies for x in event(body).split("\n")]
     assert_scan_matches(lines, lxml=False)
+
+
+SYSTEM_PARTS = [
+    "<Provider Name='Microsoft-Windows-Security-Auditing'/>",
+    '<Provider Name="Service Control Manager" Guid="{x}"/>',
+    "<EventID>4624</EventID>",
+    "<EventID Qualifiers='16384'>7045</EventID>",
+    "<EventID> 4625 </EventID>",
+    "<TimeCreated SystemTime='2024-05-01T10:00:07.1234567Z'/>",
+    '<TimeCreated SystemTime="2024-05-02 10:00:07"></TimeCreated>',
+    "<EventRecordID>17</EventRecordID>",
+    "<EventRecordID>x</EventRecordID>",
+    "<Channel>Security</Channel>",
+    "<Computer>ws1.corp</Computer>",
+    "<Channel>System</Channel><Computer>srv&amp;2</Computer>",
+    "<Correlation/>",
+    "<Execution ProcessID='4' ThreadID='8'/>",
+    "\n",
+]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(SYSTEM_PARTS), max_size=12), st.booleans())
+def test_fuzz_system_blocks_scan_like_the_record_parser(parts: list[str], data: bool) -> None:
+    body = "<Data Name='TargetUserName'>u</Data><Data Name='ServiceName'>s</Data>" if data else ""
+    line = (
+        f"<Event xmlns='{NS}'><System>{''.join(parts)}</System>"
+        f"<EventData>{body}</EventData></Event>"
+    )
+    lines = [event("<Data Name='TargetUserName'>first</Data>"), *line.split("\n")]
+    assert_scan_matches(lines, lxml=False)
