@@ -24,6 +24,7 @@ from ingest.lanl_aggregate import aggregate
 from ingest.lanl_tables import (
     DONE,
     GROW_HOSTS,
+    GROW_LONGS,
     GROW_STORE,
     GROW_USERS,
     N_AUTH,
@@ -41,6 +42,7 @@ from ingest.lanl_tables import (
     S_NBADEX,
     S_NHOSTS,
     S_NKEPT,
+    S_NLONG,
     S_NUSERS,
     S_NVALID,
     S_POS,
@@ -49,12 +51,13 @@ from ingest.lanl_tables import (
     S_SORTED,
     S_STORE,
     inline,
-    intern_packed,
+    intern_long,
+    intern_short,
     jit,
     pack_bytes,
 )
 
-__all__ = ["aggregate", "parse"]
+__all__ = ["aggregate", "parse", "resolve_long"]
 
 
 @inline
@@ -111,17 +114,34 @@ def _classify(buf, a, n, w0, w1, vocab, words, lo, hi):
 
 
 @inline
-def _field(buf, w64, a, b):
+def _field(buf, a, b):
     """(length, first 8 bytes, next 8 bytes) of the field ``buf[a:b]``."""
     n = b - a
     w0, w1 = pack_bytes(buf, a, n)
     return n, w0, w1
 
 
+@inline
+def _full(tab, offs, n):
+    """Whether ``n`` ids would pass half load of ``tab`` or the capacity of ``offs``."""
+    return 2 * n > tab.shape[0] or n > len(offs)
+
+
+@inline
+def _defer(longs, state, k, f, a, b):
+    """Record field ``f`` (0 user, 1 src, 2 dst) of kept event ``k`` for :func:`resolve_long`."""
+    r = state[S_NLONG]
+    longs[r, 0] = k
+    longs[r, 1] = f
+    longs[r, 2] = a
+    longs[r, 3] = b
+    state[S_NLONG] = r + 1
+    return -1
+
+
 @jit
 def parse(
     buf,
-    w64,
     params,
     state,
     store,
@@ -140,15 +160,19 @@ def parse(
     ev_mix,
     bad_rows,
     bad_reasons,
+    longs,
 ):
     """Parse, validate and intern the lines of ``buf[state[S_POS]:state[S_END]]``.
 
-    ``w64`` is ``buf`` viewed as uint64 words (fast field loads). Kept events
+    Kept events
     (valid, inside the time range) go to the ``ev_*`` arrays at ``state[S_NKEPT]``:
     time, src_user id, src/dst host ids and ``ev_mix`` = failure bit | auth column
     << 1 | logon column << 3 | orientation column << 6 (orientation 5 = none).
     ``vocab`` rows 0-12 are the mix values, 13-14 ``Success`` and ``Fail``
-    (see :func:`_classify`).
+    (see :func:`_classify`). Strings over 16 bytes are not interned here: their
+    (event, field, start, end) go to ``longs`` (id -1 for now) and
+    :func:`resolve_long` interns them after the pass, which keeps this loop
+    tight.
     """
     n = state[S_END]
     fs = np.empty(10, np.int64)
@@ -171,6 +195,9 @@ def parse(
             break
         if 2 * (state[S_NHOSTS] + 2) > len(h_tab) or state[S_NHOSTS] + 2 > len(h_offs):
             status = GROW_HOSTS
+            break
+        if state[S_NLONG] + 3 > longs.shape[0]:
+            status = GROW_LONGS
             break
         # one pass: find the line end and split into at most 10 fields (commas past
         # the 10th are ignored, like Polars)
@@ -239,7 +266,7 @@ def parse(
             elif t < 0:
                 reason = 4
             else:
-                m, w0, w1 = _field(buf, w64, fs[8], fe[8])
+                m, w0, w1 = _field(buf, fs[8], fe[8])
                 sv = _classify(buf, fs[8], m, w0, w1, vocab, words, 13, 15)
                 if sv < 0:
                     reason = 5
@@ -267,33 +294,35 @@ def parse(
         if (has_start and t < start) or (has_end and t >= end):
             continue
         ev_t[k] = t
-        m, w0, w1 = _field(buf, w64, fs[1], fe[1])
-        ev_u[k] = intern_packed(
-            buf, fs[1], fe[1], w0, w1, u_tab, u_offs, u_lens, store, state, S_NUSERS
-        )
-        m, w0, w1 = _field(buf, w64, fs[3], fe[3])
-        sh = intern_packed(buf, fs[3], fe[3], w0, w1, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        m, w0, w1 = _field(buf, fs[1], fe[1])
+        if m > 16:
+            ev_u[k] = _defer(longs, state, k, 0, fs[1], fe[1])
+        else:
+            ev_u[k] = intern_short(
+                buf, fs[1], fe[1], w0, w1, u_tab, u_offs, u_lens, store, state, S_NUSERS
+            )
+        m, w0, w1 = _field(buf, fs[3], fe[3])
+        if m > 16:
+            sh = _defer(longs, state, k, 1, fs[3], fe[3])
+        else:
+            sh = intern_short(
+                buf, fs[3], fe[3], w0, w1, h_tab, h_offs, h_lens, store, state, S_NHOSTS
+            )
         ev_src[k] = sh
-        m2, x0, x1 = _field(buf, w64, fs[4], fe[4])
-        # dst == src is common (local logons): reuse the id
-        same = m2 == m and x0 == w0 and x1 == w1
-        if same and m > 16:
-            d = fs[4] - fs[3]
-            for j in range(fs[3] + 16, fe[3]):
-                if buf[j] != buf[j + d]:
-                    same = False
-                    break
-        if same:
+        m2, x0, x1 = _field(buf, fs[4], fe[4])
+        if m2 > 16:
+            ev_dst[k] = _defer(longs, state, k, 2, fs[4], fe[4])
+        elif m2 == m and x0 == w0 and x1 == w1:  # dst == src (local logons): same id
             ev_dst[k] = sh
         else:
-            ev_dst[k] = intern_packed(
+            ev_dst[k] = intern_short(
                 buf, fs[4], fe[4], x0, x1, h_tab, h_offs, h_lens, store, state, S_NHOSTS
             )
-        m, w0, w1 = _field(buf, w64, fs[5], fe[5])
+        m, w0, w1 = _field(buf, fs[5], fe[5])
         au = _classify(buf, fs[5], m, w0, w1, vocab, words, 0, N_AUTH)
-        m, w0, w1 = _field(buf, w64, fs[6], fe[6])
+        m, w0, w1 = _field(buf, fs[6], fe[6])
         lg = _classify(buf, fs[6], m, w0, w1, vocab, words, N_AUTH, N_AUTH + N_LOGON)
-        m, w0, w1 = _field(buf, w64, fs[7], fe[7])
+        m, w0, w1 = _field(buf, fs[7], fe[7])
         orn = _classify(buf, fs[7], m, w0, w1, vocab, words, N_AUTH + N_LOGON, 13)
         if au < 0:
             au = N_AUTH
@@ -310,3 +339,40 @@ def parse(
     state[S_SORTED] = is_sorted
     state[S_NKEPT] = k
     return status
+
+
+@jit
+def resolve_long(
+    buf, longs, state, store, u_tab, u_offs, u_lens, h_tab, h_offs, h_lens, ev_u, ev_src, ev_dst
+):
+    """Intern the long strings :func:`parse` deferred, from row ``state[S_POS]`` of ``longs``.
+
+    Returns ``DONE`` or a ``GROW_*`` status (position saved) like :func:`parse`.
+    """
+    r = state[S_POS]
+    n = state[S_NLONG]
+    while r < n:
+        k, f, a, b = longs[r, 0], longs[r, 1], longs[r, 2], longs[r, 3]
+        status = DONE
+        if state[S_STORE] + (b - a) > len(store):
+            status = GROW_STORE
+        elif f == 0 and (
+            2 * (state[S_NUSERS] + 1) > len(u_tab) or state[S_NUSERS] + 1 > len(u_offs)
+        ):
+            status = GROW_USERS
+        elif f > 0 and (
+            2 * (state[S_NHOSTS] + 1) > len(h_tab) or state[S_NHOSTS] + 1 > len(h_offs)
+        ):
+            status = GROW_HOSTS
+        if status != DONE:
+            state[S_POS] = r
+            return status
+        if f == 0:
+            ev_u[k] = intern_long(buf, a, b, u_tab, u_offs, u_lens, store, state, S_NUSERS)
+        elif f == 1:
+            ev_src[k] = intern_long(buf, a, b, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        else:
+            ev_dst[k] = intern_long(buf, a, b, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        r += 1
+    state[S_POS] = r
+    return DONE

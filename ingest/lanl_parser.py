@@ -102,6 +102,7 @@ class Parser:
         self.users, self.hosts = Strings(), Strings()
         self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
         self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
+        self.longs = np.zeros((1 << 12, 4), np.int64)  # deferred long strings
         self.spare: list[tuple[np.ndarray, ...]] = []  # event arrays free for reuse
         # local id -> global id (filled by the driver, Engine.map_ids)
         self.umap = np.zeros(1 << 11, np.int64)
@@ -128,6 +129,8 @@ class Parser:
             self.users.grow()
         elif status == T.GROW_HOSTS:
             self.hosts.grow()
+        elif status == T.GROW_LONGS:
+            self.longs = np.concatenate([self.longs, np.zeros_like(self.longs)])
         elif status == T.GROW_STORE:
             used = self.st[T.S_STORE]
             new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
@@ -139,18 +142,16 @@ class Parser:
     def parse(self, data: bytes | memoryview, lo: int, hi: int) -> Part:
         """Run the parse kernel over ``data[lo:hi]`` (whole lines), resuming after growth."""
         s = self.st
-        s[T.S_ROW] = s[T.S_NVALID] = s[T.S_NBADEX] = s[T.S_NKEPT] = 0
+        s[T.S_ROW] = s[T.S_NVALID] = s[T.S_NBADEX] = s[T.S_NKEPT] = s[T.S_NLONG] = 0
         s[T.S_POS], s[T.S_END] = lo, hi
         s[T.S_SORTED] = 1
         s[T.S_BAD : T.S_BAD + len(REASONS)] = 0
         buf = np.frombuffer(data, np.uint8)
-        w64 = np.frombuffer(data, np.uint64, count=len(data) // 8)
         # a valid line has at least 20 bytes: "0,a,b,c,d,e,f,g,Fail"
         ev = self._event_arrays((hi - lo) // 20 + 1)
         while True:
             status = K.parse(
                 buf,
-                w64,
                 self.params,
                 s,
                 self.store,
@@ -161,7 +162,15 @@ class Parser:
                 *ev,
                 self.bad_rows,
                 self.bad_reasons,
+                self.longs,
             )
+            if status == T.DONE:
+                break
+            self._grow(status)
+        s[T.S_POS] = 0
+        while s[T.S_NLONG]:  # strings over 16 bytes, deferred by the kernel
+            tables = (self.store, *self.users.args(), *self.hosts.args())
+            status = K.resolve_long(buf, self.longs, s, *tables, *ev[1:4])
             if status == T.DONE:
                 break
             self._grow(status)

@@ -19,6 +19,7 @@ S_NKEPT, S_KLO, S_KHI, S_WMAX = 14, 15, 16, 17
 S_BAD = 18  # 6 reason counters: 18..23
 S_NBADEX = 24
 S_END, S_FIRST = 25, 26  # parse: end of the byte range; first valid time
+S_NLONG = 27  # parse: deferred long strings (see lanl_kernel.resolve_long)
 STATE_SIZE = 32
 
 # -- params (int64 array) ------------------------------------------------------------------
@@ -28,6 +29,7 @@ PARAMS_SIZE = 8
 # -- statuses ------------------------------------------------------------------------------
 DONE, GROW_USERS, GROW_HOSTS, GROW_STORE = 0, 1, 2, 4
 GROW_EDGES, GROW_USET, GROW_CAND, UNSORTED = 5, 6, 7, 8
+GROW_LONGS = 9
 
 #: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
 N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
@@ -83,77 +85,80 @@ def pack_bytes(buf, a, n):
 
 
 @inline
-def load_word(buf, w64, a, n):
-    """Bytes ``buf[a:a+min(n, 8)]`` as a little-endian int64 (zero-padded), ``n >= 0``.
-
-    ``w64`` is ``buf`` viewed as uint64 words: two aligned loads and shifts instead
-    of a loop over the bytes (bytes past the last whole word go the slow way).
-    """
-    if n <= 0:
-        return np.int64(0)
-    i = a >> 3
-    if i + 1 < len(w64):
-        r = np.uint64((a & 7) * 8)
-        w = (w64[i] >> r) | ((w64[i + 1] << np.uint64(1)) << (np.uint64(63) - r))
-        if n < 8:
-            w &= (np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)
-        return np.int64(w)
-    w0 = np.int64(0)
-    for j in range(min(n, 8)):
-        w0 |= np.int64(buf[a + j]) << (8 * j)
-    return w0
+def _insert(buf, a, b, tag, w0, w1, i, tab, offs, lens, store, state, count_slot):
+    """Add ``buf[a:b]`` at free row ``i`` of ``tab`` with the next id."""
+    n = b - a
+    k = state[count_slot]
+    tab[i, 0] = k
+    tab[i, 1] = tag
+    tab[i, 2] = w0
+    tab[i, 3] = w1
+    o = state[S_STORE]
+    offs[k] = o
+    lens[k] = n
+    for j in range(n):  # a loop, not a slice: no array view in the caller's hot loop
+        store[o + j] = buf[a + j]
+    state[S_STORE] = o + n
+    state[count_slot] = k + 1
+    return k
 
 
 @inline
-def intern_packed(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot):
-    """Dense id of ``buf[a:b]`` in one string table, adding it when new.
+def intern_short(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot):
+    """Dense id of ``buf[a:b]`` (at most 16 bytes) in one string table, adding it when new.
 
-    ``w0, w1`` are the string's first 16 bytes packed (:func:`pack_bytes`). ``tab``
-    rows are (id or -1, tag, w0, w1); the tag is the hash with the length (capped
-    at 63) in its low 6 bits. Strings of at most 16 bytes compare inside the row
-    (one cache line); longer ones against ``store``.
+    ``w0, w1`` are its bytes packed (:func:`pack_bytes`). ``tab`` rows are (id or
+    -1, tag, w0, w1); the tag is the hash with the length in its low 6 bits, so a
+    short string compares inside its row (one cache line). Kept free of loops
+    over bytes and of calls: either, even untaken, made the caller's hot loop
+    measurably slower (about 30-40 ns per lookup with numba 0.68).
     """
     n = b - a
-    h = mix(w0 * _GOLDEN + w1 * 1000003 + n) if n <= 16 else hash_bytes(buf, a, b)
+    h = mix(w0 * _GOLDEN + w1 * 1000003 + n)
+    tag = (h & -64) | n
+    mask = tab.shape[0] - 1
+    i = (h >> 6) & mask
+    while True:
+        k = tab[i, 0]
+        if k < 0:
+            return _insert(buf, a, b, tag, w0, w1, i, tab, offs, lens, store, state, count_slot)
+        if tab[i, 1] == tag and tab[i, 2] == w0 and tab[i, 3] == w1:
+            return k
+        i = (i + 1) & mask
+
+
+@jit
+def intern_long(buf, a, b, tab, offs, lens, store, state, count_slot):
+    """:func:`intern_short` for strings over 16 bytes (hashed whole, compared to ``store``)."""
+    n = b - a
+    w0, w1 = pack_bytes(buf, a, n)
+    h = hash_bytes(buf, a, b)
     tag = (h & -64) | min(n, 63)
     mask = tab.shape[0] - 1
     i = (h >> 6) & mask
     while True:
         k = tab[i, 0]
         if k < 0:
-            k = state[count_slot]
-            tab[i, 0] = k
-            tab[i, 1] = tag
-            tab[i, 2] = w0
-            tab[i, 3] = w1
-            o = state[S_STORE]
-            offs[k] = o
-            lens[k] = n
-            store[o : o + n] = buf[a:b]
-            state[S_STORE] = o + n
-            state[count_slot] = k + 1
-            return k
-        if tab[i, 1] == tag:
-            if n <= 16:
-                if tab[i, 2] == w0 and tab[i, 3] == w1:
-                    return k
-            elif lens[k] == n and tab[i, 2] == w0 and tab[i, 3] == w1:
-                o = offs[k]
-                same = True
-                for j in range(16, n):
-                    if store[o + j] != buf[a + j]:
-                        same = False
-                        break
-                if same:
-                    return k
+            return _insert(buf, a, b, tag, w0, w1, i, tab, offs, lens, store, state, count_slot)
+        if tab[i, 1] == tag and lens[k] == n and tab[i, 2] == w0 and tab[i, 3] == w1:
+            o = offs[k]
+            same = True
+            for j in range(16, n):
+                if store[o + j] != buf[a + j]:
+                    same = False
+                    break
+            if same:
+                return k
         i = (i + 1) & mask
 
 
 @inline
 def intern(buf, a, b, tab, offs, lens, store, state, count_slot):
-    """:func:`intern_packed` that packs the bytes itself."""
+    """Dense id of ``buf[a:b]`` (any length) in one string table, adding it when new."""
+    if b - a > 16:
+        return intern_long(buf, a, b, tab, offs, lens, store, state, count_slot)
     w0, w1 = pack_bytes(buf, a, b - a)
-    return intern_packed(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot)
+    return intern_short(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot)
 
 
 @jit

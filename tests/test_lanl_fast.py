@@ -62,6 +62,11 @@ ODD_LINES = [
     "15, U1@DOM1,U1@DOM1,C1 ,C2,NTLM,Batch,TGT,Success",
     "16,U1@DOM1,U1@DOM1,C1,C2,NTLM,Interactive,LogOff,Success",
     "17,U1@DOM1,U1@DOM1,C1,C2,Network,Kerberos,Service,Success",  # values in other fields
+    # names over 16 bytes take the kernel's deferred (long string) path; 16 and 17 bytes
+    "18,ANONYMOUS LOGON@C586,ANONYMOUS LOGON@C586,C1250,C586,NTLM,Network,LogOn,Success",
+    "19,ANONYMOUS LOGON@C586,x,HOST-0123456789AB,HOST-0123456789ABC,NTLM,Network,LogOn,Fail",
+    "19,ANONYMOUS LOGON@C587,x,HOST-0123456789ABC,HOST-0123456789ABC,NTLM,Network,LogOn,Fail",
+    "20,SVC-ACCOUNT-0001@DOM1,x,HOST-0123456789ABD,HOST-0123456789AB,NTLM,Network,TGS,Success",
 ]
 
 
@@ -217,3 +222,19 @@ def test_cli_engine_option(sim, tmp_path: Path) -> None:
         outs[engine] = json.loads(res.stdout.strip().splitlines()[-1])
     assert outs["fast"] | {"seconds": 0} == outs["polars"] | {"seconds": 0}
     assert_same_dirs(tmp_path / "polars", tmp_path / "fast")
+
+
+def test_many_long_names_grow_tables(tmp_path: Path) -> None:
+    """Thousands of names over 16 bytes: the deferred-string buffer and tables grow."""
+    lines = [
+        lanl_line(
+            i // 4,
+            f"A-VERY-LONG-USER-NAME-{i % 3000}@DOM1",
+            f"LONG-HOST-NAME-{i % 2500:05d}",
+            f"LONG-HOST-NAME-{(7 * i) % 2600:05d}",
+        )
+        for i in range(9000)
+    ]
+    auth = write_lines(tmp_path / "auth.txt", lines)
+    _slow, fast = both(auth, tmp_path, window_seconds=300)
+    assert fast.events == 9000 and fast.meta["nodes"] == 2600
