@@ -67,6 +67,11 @@ def main() -> None:
     ap.add_argument("--tok-dir", default=None, help="tokenizer folder for random weights")
     ap.add_argument("--modes", default="a,b,c,d,e,f")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument(
+        "--engine-quant",
+        default="none",
+        help="quantization of the service-engine row (f): none, int8, int4, auto",
+    )
     args = ap.parse_args()
 
     import torch
@@ -228,7 +233,7 @@ def main() -> None:
     if "f" in modes:
         cfg = LLMConfig(
             device=device,
-            quantization="none",
+            quantization=args.engine_quant,
             batch_size=len(prompts),
             max_new_tokens=args.new_tokens,
             batch_wait_ms=20,
@@ -257,7 +262,7 @@ def main() -> None:
         lat, wall, toks = asyncio.run(run_engine())
         rows.append(
             _row(
-                f"(f) service engine ({engine.mode})",
+                f"(f) service engine ({engine.mode}, {engine.quantization})",
                 lat,
                 wall,
                 toks,

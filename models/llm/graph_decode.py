@@ -173,12 +173,16 @@ class GraphDecoder:
         return self._rope
 
     def _norm(self, mod: Any, x: Any) -> Any:
-        """The model's RMSNorm (HF's formula: normalise in float32, cast, scale)."""
+        """The model's RMSNorm as one fused ``F.rms_norm`` kernel.
+
+        transformers normalises in float32, rounds to the model dtype, then scales by
+        the weight (a second rounding); the fused kernel rounds once. In float32 the two
+        agree; in bfloat16 they differ by at most one unit in the last place.
+        """
         import torch.nn.functional as F
 
         if self._fast_norm:
-            y = F.rms_norm(x.float(), (x.shape[-1],), eps=mod.variance_epsilon)
-            return mod.weight * y.to(x.dtype)
+            return F.rms_norm(x, (x.shape[-1],), mod.weight, mod.variance_epsilon)
         return mod(x)
 
     def _attend(self, qs: Any, kk: Any, vv: Any, mask: Any, scale: float) -> Any:
@@ -200,13 +204,16 @@ class GraphDecoder:
         """Logits of the last query position; writes K/V of ``ids`` into ``slots``.
 
         ``ids``/``pos``: (B, Q); ``slots``: (Q,) cache slots; ``mask``: (B, 1, Q, K) bool
-        over the first K cache slots.
+        over the first K cache slots, turned here into one additive mask for all layers.
         """
+        import torch
         import torch.nn.functional as F
 
         b, q = ids.shape
         nh, nkv, d = self.n_heads, self.n_kv, self.head_dim
         kspan = mask.shape[-1]
+        zero = torch.zeros((), device=mask.device, dtype=self.dtype)
+        mask = torch.where(mask, zero, torch.finfo(self.dtype).min)
         cos_t, sin_t = self._rope
         cos, sin = cos_t[pos].unsqueeze(2), sin_t[pos].unsqueeze(2)  # (B, Q, 1, D)
         h = self.model.model.embed_tokens(ids)

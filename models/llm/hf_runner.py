@@ -75,6 +75,11 @@ class HFRunner:
         self.eos_ids = sorted(i for i in ids if isinstance(i, int) and i >= 0)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
+        self.system_prompt = system_prompt
+        self._system: tuple[str, list[int]] | None = None
+        self._special_tokens = [
+            t for t in tokenizer.all_special_tokens if t and t not in ("<unk>",)
+        ] + [t for t in getattr(tokenizer, "added_tokens_encoder", {}) if t]
         self.prefix_ids = encode_chat(
             tokenizer, [{"role": "system", "content": system_prompt}], generation_prompt=False
         )
@@ -98,15 +103,41 @@ class HFRunner:
     def encode_texts(self, texts: list[str], prefixes: list[str]) -> list[list[int]]:
         """Token ids of rendered prompts, each followed by its answer prefix's ids.
 
-        One batched call per list (the fast tokenizer spreads it over threads); the ids
-        equal :meth:`encode` of the messages plus the separately encoded prefix.
+        The shared system turn is tokenized once (its ids are cached): a text that
+        starts with it and continues with a special token -- where the tokenizer splits
+        anyway -- gets those ids plus the ids of the rest. The rest goes through one
+        batched call (the fast tokenizer spreads it over threads). The ids equal
+        :meth:`encode` of the messages plus the separately encoded prefix.
         """
         tok = self.tokenizer
-        ids = tok(texts, add_special_tokens=False)["input_ids"]
+        head, head_ids = self._system_text()
+        cut = [len(head) if head and self._splits_at(t, len(head)) else 0 for t in texts]
+        ids = tok([t[c:] for t, c in zip(texts, cut, strict=True)], add_special_tokens=False)[
+            "input_ids"
+        ]
+        ids = [(head_ids if c else []) + list(i) for i, c in zip(ids, cut, strict=True)]
         if any(prefixes):
             extra = tok(prefixes, add_special_tokens=False)["input_ids"]
-            ids = [a + (b if p else []) for a, b, p in zip(ids, extra, prefixes, strict=True)]
-        return [list(i) for i in ids]
+            ids = [a + (list(b) if p else []) for a, b, p in zip(ids, extra, prefixes, strict=True)]
+        return ids
+
+    def _system_text(self) -> tuple[str, list[int]]:
+        """The rendered system turn and its token ids (computed once)."""
+        if self._system is None:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "system", "content": self.system_prompt}],
+                add_generation_prompt=False,
+                tokenize=False,
+            )
+            self._system = (text, self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._system
+
+    def _splits_at(self, text: str, at: int) -> bool:
+        """True when ``text`` continues at ``at`` with a special (added) token."""
+        if not text.startswith(self._system_text()[0]):
+            return False
+        rest = text[at:]
+        return any(rest.startswith(t) for t in self._special_tokens)
 
     def _gen_kwargs(self, decoding: Decoding) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

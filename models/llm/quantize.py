@@ -20,7 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 #: Measured default per device type (fastest within 1% entity fidelity of full precision).
-DEFAULT_QUANTIZATION = {"cpu": "none", "cuda": "int8"}
+#: On CUDA, bf16 through the CUDA-graph decoder (20,000 tokens/s for 64 alerts) beats
+#: int8 (12,000: torchao's linears cannot be fused there) at equal entity fidelity.
+DEFAULT_QUANTIZATION = {"cpu": "none", "cuda": "none"}
 
 
 def default_quantization(device: str) -> str:
