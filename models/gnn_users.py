@@ -107,14 +107,17 @@ class UserHistory:
             s = np.bincount(q, weights=v.astype(np.float64), minlength=len(src))
             return np.divide(s, cnt, out=np.zeros_like(s), where=has)
 
-        out[:, 0] = mean(n_from == 0)
-        out[:, 1] = mean(n_to == 0)
-        out[:, 2] = mean((self.n_src[u] == 0) & (self.n_dst[u] == 0))
+        # "New from/to" only for accounts with a history: a brand-new account (a new
+        # hire's first logons) is new everywhere, which says nothing about the pair.
+        known = (self.n_src[u] + self.n_dst[u]) > 0
+        out[:, 0] = mean((n_from == 0) & known)
+        out[:, 1] = mean((n_to == 0) & known)
+        out[:, 2] = mean(~known)
         out[:, 3] = mean(np.log1p(self.n_src[u]))
         out[:, 4] = mean(np.log1p(self.n_dst[u]))
-        # The credential neither came from this source nor reached this destination before:
-        # a stolen credential carried to a new host and used from there.
-        out[:, 5] = mean((n_from == 0) & (n_to == 0))
+        # A known credential that neither came from this source nor reached this
+        # destination before: stolen, carried to a new host and used from there.
+        out[:, 5] = mean((n_from == 0) & (n_to == 0) & known)
         return out
 
     def observe(self, users: EdgeUsers, src: np.ndarray, dst: np.ndarray, window: int) -> None:
