@@ -179,3 +179,40 @@ def test_template_always_grounded(user, src, dst, start, minutes, score, title) 
     )
     report = GroundingCheck(facts).check(template_summary(facts))
     assert report.ok, (template_summary(facts), report.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "User alice@corp.local moved from SRV02 to WS01 at 10:00 UTC on 2024-03-01.",
+            "it names the wrong host as the source",
+        ),
+        (
+            "User alice logged on to SRV02 from WS01; the source host was SRV02.",
+            "it names the wrong host as the source",
+        ),
+        (
+            "User alice moved from WS01 to SRV02; the destination host was WS01.",
+            "it names the wrong host as the destination",
+        ),
+        (
+            "The user WS01 moved from WS01 to SRV02 as alice.",
+            "it names a host as the user",
+        ),
+    ],
+)
+def test_hosts_in_the_wrong_role_are_rejected(text: str, code: str) -> None:
+    report = GroundingCheck(make_facts()).check(text)
+    assert not report.ok
+    assert code in report.codes
+
+
+def test_roles_accept_correct_phrasings_and_ignore_times() -> None:
+    facts = make_facts(dst_hosts=["SRV02.corp.local", "SRV03"])
+    text = (
+        "User alice moved from WS01 to SRV02 and then onto SRV03 from 10:00 to 10:05 UTC "
+        "on 2024-03-01; the source host was WS01 and the destination hosts were SRV02, SRV03."
+    )
+    report = GroundingCheck(facts).check(text)
+    assert report.ok, report.problems

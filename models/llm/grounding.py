@@ -8,6 +8,12 @@ names may be written in full or short form (``ws01`` for ``WS01.corp.local``,
 *not* license new names: only the structured fields do, plus the trusted text
 that hopwatch itself wrote (rule ids and titles, feature names and texts).
 
+Names must also sit in the right role: a host introduced as the source (``from X``,
+``source host was X``) must be the alert's source host, one introduced as a destination
+(``to X``, ``destination host X``) one of its destination hosts, and the token after
+``user``/``account`` must be the user, not a host -- so ``moved from SRV02 to WS01``
+with the two hosts swapped fails although both names are in the alert.
+
 The extraction is deliberately suspicious: a token that merely looks like a host
 (letters and digits, ``WS01``, ``C1234``, ``db-02.corp``) and is not in the facts
 fails the check. A false rejection costs a template summary; a false acceptance
@@ -62,6 +68,17 @@ _NOUN_HOST = re.compile(
 )
 _NOUN_USER = re.compile(
     r"\b(?:user|users|account|accounts|username)\s+(?:named\s+|called\s+)?[\"'`(]?([\w.@\\$-]+)",
+    re.IGNORECASE,
+)
+_ROLE_TOKEN = r"\s+[\"'`(]?([A-Za-z0-9][\w.$-]*)"
+_FROM_HOST = re.compile(
+    r"\b(?:from|source(?:\s+hosts?)?(?:\s*:|\s+(?:was|is))?|originat(?:ed|ing|es)\s+(?:from|at|on))"
+    + _ROLE_TOKEN,
+    re.IGNORECASE,
+)
+_TO_HOST = re.compile(
+    r"\b(?:to|into|onto|(?:destination|target)s?(?:\s+hosts?)?(?:\s*:|\s+(?:was|were|is|are))?)"
+    + _ROLE_TOKEN,
     re.IGNORECASE,
 )
 _STOPWORDS = _words(
@@ -241,6 +258,7 @@ class GroundingCheck:
                 problems.append(f"{what} {tok!r} is not in the alert")
                 codes.add(f"it names a {what} that is not in the alert")
 
+        self._check_roles(text, entities, problems, codes)
         lower = text.lower()
         if not _mentions(lower, self.users):
             problems.append(f"the user {self.facts.user!r} is not named")
@@ -255,6 +273,25 @@ class GroundingCheck:
         return GroundingReport(
             ok=not problems, problems=problems, codes=sorted(codes), entities=entities
         )
+
+    def _check_roles(
+        self, text: str, entities: dict[str, list[str]], problems: list[str], codes: set[str]
+    ) -> None:
+        """Hosts named as source/destination, and users, must hold that role."""
+        src = host_forms(self.facts.src_host)
+        dst = {f for h in self.facts.dst_hosts for f in host_forms(h)}
+        for pattern, role, allowed in ((_FROM_HOST, "source", src), (_TO_HOST, "destination", dst)):
+            for m in pattern.finditer(text):
+                tok = m.group(1).strip(".,;:'\"`()").lower().rstrip("$")
+                if tok in self.hosts and tok not in allowed:
+                    entities.setdefault("role", []).append(f"{role}:{m.group(1)}")
+                    problems.append(f"host {m.group(1)!r} is named as a {role} host but is not one")
+                    codes.add(f"it names the wrong host as the {role}")
+        for m in _NOUN_USER.finditer(text):
+            tok = m.group(1).strip(".,;:'\"`()").lower()
+            if tok.rstrip("$") in self.hosts and tok.rstrip("$") not in self.users:
+                problems.append(f"host {m.group(1)!r} is named as the user")
+                codes.add("it names a host as the user")
 
     def _check_times(self, take, problems: list[str], codes: set[str]) -> None:
         for m in take("date", _ISO_DATE):
