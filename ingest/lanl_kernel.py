@@ -75,11 +75,14 @@ def _parse_time(buf, a, b):
         return False, 0
     v = 0
     if b - a <= 18:  # cannot overflow int64: no per-digit check
-        for i in range(a, b):
+        i = np.uint64(a)
+        ub = np.uint64(b)
+        while i < ub:  # unsigned positions (see parse)
             c = np.int64(buf[i]) - 48
             if c < 0 or c > 9:
                 return False, 0
             v = v * 10 + c
+            i += np.uint64(1)
         return True, -v if neg else v
     for i in range(a, b):
         c = np.int64(buf[i]) - 48
@@ -175,6 +178,8 @@ def parse(
     tight.
     """
     n = state[S_END]
+    un = np.uint64(n)
+    one = np.uint64(1)
     fs = np.empty(10, np.int64)
     fe = np.empty(10, np.int64)
     has_start = params[P_HAS_START] != 0
@@ -201,19 +206,23 @@ def parse(
             break
         # one pass: find the line end and split into at most 10 fields (commas past
         # the 10th are ignored, like Polars)
+        # unsigned positions: numba then skips the negative-index fix-up of every
+        # buf[e] (measured: the split loop 25% faster)
         nf = 0
-        a = pos
-        e = pos
-        while e < n:
-            c = buf[e]
+        ua = np.uint64(pos)
+        ue = ua
+        while ue < un:
+            c = buf[ue]
             if c == 10:
                 break
             if c == 44 and nf < 10:
-                fs[nf] = a
-                fe[nf] = e
+                fs[nf] = np.int64(ua)
+                fe[nf] = np.int64(ue)
                 nf += 1
-                a = e + 1
-            e += 1
+                ua = ue + one
+            ue += one
+        a = np.int64(ua)
+        e = np.int64(ue)
         if state[S_STORE] + (e - pos) > len(store):
             status = GROW_STORE
             break

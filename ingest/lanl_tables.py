@@ -75,12 +75,23 @@ def hash_bytes(buf, a, b):
 @inline
 def pack_bytes(buf, a, n):
     """The first 8 and next 8 bytes of ``buf[a:a+n]`` as little-endian int64 (zero-padded)."""
+    # unsigned positions: no negative-index fix-up per byte (see lanl_kernel.parse)
     w0 = 0
     w1 = 0
-    for j in range(min(n, 8)):
-        w0 |= np.int64(buf[a + j]) << (8 * j)
-    for j in range(8, min(n, 16)):
-        w1 |= np.int64(buf[a + j]) << (8 * (j - 8))
+    one = np.uint64(1)
+    i = np.uint64(a)
+    e0 = np.uint64(a + min(n, 8))
+    sh = 0
+    while i < e0:
+        w0 |= np.int64(buf[i]) << sh
+        sh += 8
+        i += one
+    e1 = np.uint64(a + min(n, 16))
+    sh = 0
+    while i < e1:
+        w1 |= np.int64(buf[i]) << sh
+        sh += 8
+        i += one
     return w0, w1
 
 
