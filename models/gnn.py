@@ -137,7 +137,7 @@ class GNNDetector:
         bptt: int = 8,
         negatives: int = 1,
         warmup_windows: int | None = None,
-        user_features: bool = False,
+        user_features: bool = True,
         edge_features: bool = False,
         novel_weight: float = 5.0,
         threads: int | None = 1,

@@ -71,7 +71,7 @@ class GNNConfig:
     warmup_windows: int | None = None
     mode: str = "predictive"
     seed: int = 0
-    user_features: bool = False
+    user_features: bool = True
     edge_features: bool = False
     novel_weight: float = 5.0
 
@@ -289,9 +289,18 @@ def _prepare(
     item: dict[str, Tensor] = {"hist": hist, "tf": tf}
     if scored:
         ns, nd = _negatives(batch, run.history.known_nodes(), cfg.negatives, rng)
+        edge_index = np.tile(np.arange(batch.size), 1 + 2 * cfg.negatives)
+        if cfg.user_features and batch.users is not None and batch.size > 1:
+            # Account negatives: the real pair carrying another edge's accounts, so the
+            # decoder learns which accounts belong where (a credential used from and to
+            # hosts it never touched is what a stolen one looks like).
+            ns = np.concatenate([ns, batch.src])
+            nd = np.concatenate([nd, batch.dst])
+            other = rng.integers(0, batch.size - 1, batch.size)
+            other = other + (other >= np.arange(batch.size))
+            edge_index = np.concatenate([edge_index, other])
         src = np.concatenate([batch.src, ns])
         dst = np.concatenate([batch.dst, nd])
-        edge_index = np.tile(np.arange(batch.size), 1 + 2 * cfg.negatives)
         y = torch.zeros(len(src), device=device)
         y[: batch.size] = 1.0
         w = torch.full((len(src),), 0.5 / len(ns), device=device)

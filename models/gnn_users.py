@@ -155,11 +155,20 @@ def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, 
     ids = host_ids.select(pl.col("host"), pl.col("node_id"))
     rows = rows.join(ids.rename({"host": "src_host", "node_id": "src"}), on="src_host")
     rows = rows.join(ids.rename({"host": "dst_host", "node_id": "dst"}), on="dst_host")
-    names = rows["src_user"].fill_null("?").to_list()
-    for name in dict.fromkeys(names):
+    names = rows["src_user"].fill_null("?")
+    for name in names.unique(maintain_order=True).to_list():
         if name not in user_ids:
             user_ids[name] = len(user_ids)
-    user = np.fromiter((user_ids[n] for n in names), dtype=np.int64, count=len(names))
+    ids = pl.DataFrame(
+        {"src_user": list(user_ids), "_uid": list(user_ids.values())},
+        schema={"src_user": pl.String(), "_uid": pl.Int64()},
+    )
+    user = (
+        names.to_frame("src_user")
+        .join(ids, on="src_user", how="left", maintain_order="left")["_uid"]
+        .to_numpy()
+        .astype(np.int64)
+    )
     return (
         rows["window"].to_numpy().astype(np.int64),
         rows["src"].to_numpy().astype(np.int64),
