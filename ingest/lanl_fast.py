@@ -16,6 +16,7 @@ Polars path when events are requested.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -237,7 +238,7 @@ def ingest_lanl_fast(
     progress: Callable[[int], None] | None = None,
     extra_counts: Callable[[BadLines, set[int]], dict] | None = None,
     on_unsorted: str = "restart",
-    threads: int = 2,
+    threads: int | None = None,
 ) -> FastResult:
     """Edges, node index and meta of a LANL auth source (no events parquet).
 
@@ -246,12 +247,14 @@ def ingest_lanl_fast(
     the extra meta.json entries. ``on_unsorted``: ``"restart"`` re-reads unsorted
     input with flushing off (exact; memory grows with the edges), ``"raise"``
     raises :class:`UnsortedInput`. ``threads``: parse threads (each chunk is cut
-    into that many parts).
+    into that many parts); default: the CPU count, at least 2 and at most 4.
     """
     from ingest.graphs import DatasetWriter
 
     if window_seconds <= 0:
         raise ValueError(f"window_seconds must be positive, got {window_seconds}")
+    if threads is None:
+        threads = max(2, min(4, os.cpu_count() or 2))
     restarted = False
     with DatasetWriter(
         out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=False
