@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 from tests.test_api import auth, lite  # noqa: F401  (fixture)
+
+ROOT_TESTS = Path(__file__).resolve().parent
 
 
 class _Assets(HTMLParser):
@@ -97,3 +100,66 @@ def test_triage_script_parses():
         pytest.skip("node not installed")
     done = subprocess.run([node, "--check", str(STATIC / "triage.js")], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_triage_page_works_against_a_live_api(tmp_path):
+    """triage.js in node (fake DOM, real fetch) against uvicorn: key, list, one alert
+    with its hop path and rule hits, a PATCH, a filtered list."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import threading
+    import time
+
+    import pytest
+    import uvicorn
+
+    from service.api.triage import STATIC
+    from tests.test_api import make_client
+    from tests.test_store import make_engine
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    for engine in make_engine("sqlite", tmp_path):
+        client, keys = make_client(engine, tmp_path)
+        hits = client.get("/alerts", params={"rule": "psexec"}, headers=auth(keys["read"]))
+        target = next(a for a in hits.json()["items"] if a["campaign_id"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            note = '<img src=x onerror="alert(1)"> checked'
+            done = subprocess.run(
+                [node, str(ROOT_TESTS / "triage_harness.js"), str(STATIC / "triage.html"),
+                 str(STATIC / "triage.js"), f"http://127.0.0.1:{port}", keys["write"],
+                 str(target["id"]), note],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        assert done.returncode == 0, done.stderr
+        page = json.loads(done.stdout)
+        assert page["before_key"] == "enter an API key" and page["stored_key"]
+        assert page["listed"] == 50 and page["more_hidden"] is False
+        total = len(
+            client.get("/alerts", params={"limit": 100}, headers=auth(keys["read"])).json()["items"]
+        )
+        assert page["after_more"] == total > 50 and page["more_hidden_after"] is True
+        assert target["src_host"] in page["title"] and target["dst_host"] in page["title"]
+        assert any("this alert" in hop for hop in page["hops"]) and len(page["hops"]) >= 2
+        assert page["hits"][0][0] == "psexec" and page["summary"] == "no summary yet"
+        assert page["note_shown"] == note and page["history"] == 1  # shown as text, verbatim
+        assert page["filtered"] == ["triaged"]
+        detail = client.get(f"/alerts/{target['id']}", headers=auth(keys["read"])).json()
+        assert (detail["status"], detail["note"]) == ("triaged", note)
