@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.alerts_json import alert_page_json
@@ -23,9 +23,6 @@ from service.services import summaries as summary_service
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=2**62, description="alert id")]
-Name = Annotated[str | None, Query(min_length=1, max_length=500)]
-
-
 JSON = "application/json"
 
 
@@ -43,20 +40,7 @@ async def list_alerts(
     With ``detector``, ``min_score`` applies to that detector's score.
     """
     limit = min(q.limit, request.app.state.settings.api.max_page)
-    filters = alert_service.AlertFilter(
-        start=q.start,
-        end=q.end,
-        min_score=q.min_score,
-        host=q.host,
-        src_host=q.src_host,
-        dst_host=q.dst_host,
-        user=q.user,
-        status=q.status,
-        severity=q.severity,
-        detector=q.detector,
-        rule=q.rule,
-        campaign=q.campaign,
-    )
+    filters = alert_service.AlertFilter(**q.model_dump(exclude={"sort", "limit", "cursor"}))
     page = await read(
         request,
         alert_service.list_alerts,
