@@ -9,8 +9,9 @@ import torch
 from ingest.graphs import GraphStore
 from models.base import SCORE_COLUMNS, Detector, ModelMismatch
 from models.gnn import GNNDetector, resolve_device
-from models.gnn_history import GraphHistory, PairHistory, WindowBatch
+from models.gnn_history import BATCH_COLUMNS, GraphHistory, PairHistory, WindowBatch
 from models.gnn_train import GNNConfig
+from models.gnn_users import USER_FEATURES, EdgeUsers, UserHistory
 from tests.gnn_builders import office_dataset
 
 WS = 1800
@@ -193,3 +194,36 @@ def test_scoring_resumes_from_the_saved_state(tmp_path, store: GraphStore, train
     assert loaded.score(store, later).equals(resumed)
     # Scoring twice from the state gives the same scores (the saved state is not advanced).
     assert det.score(store, later).equals(resumed)
+
+
+def _cols(n: int) -> dict[str, np.ndarray]:
+    return {c: np.ones(n) for c in BATCH_COLUMNS[2:]}
+
+
+def test_window_context_leaves_the_pair_itself_out() -> None:
+    hist = GraphHistory(num_nodes=6, window_seconds=WS)
+    hist.observe(WindowBatch(1, np.array([0]), np.array([1]), _cols(1), np.zeros(1, bool)))
+    # Window 2: 2 -> 3 and 2 -> 4 are new, 0 -> 1 is known, 5 -> 5 is a self-loop.
+    src, dst = np.array([2, 2, 0, 5]), np.array([3, 4, 1, 5])
+    batch = WindowBatch(2, src, dst, _cols(4), np.zeros(4, bool))
+    ctx = np.expm1(hist.window_context(batch, np.array([2, 0, 2]), np.array([3, 3, 1])))
+    # (2, 3): one *other* new out-pair at 2, no other new in-pair at 3.
+    np.testing.assert_allclose(ctx[0, :2], [1, 0], atol=1e-6)
+    # (0, 3), a non-edge: no new out-pair at 0, one new in-pair at 3 (from 2).
+    np.testing.assert_allclose(ctx[1, :2], [0, 1], atol=1e-6)
+    # (2, 1): two new out-pairs at 2 (neither is this pair).
+    np.testing.assert_allclose(ctx[2, 0], 2, atol=1e-6)
+
+
+def test_account_history_ignores_self_loops_and_new_accounts() -> None:
+    users = UserHistory()
+    # Window 1: account 0 logs off on host 7 (self-loop), account 1 goes 1 -> 2.
+    src, dst = np.array([7, 1]), np.array([7, 2])
+    users.observe(EdgeUsers.build(src, dst, src, dst, np.array([0, 1])), src, dst, 1)
+    # Window 2: account 0 from host 7 to host 3; a brand-new account 2 from 4 to 5.
+    src, dst = np.array([7, 4]), np.array([3, 5])
+    eu = EdgeUsers.build(src, dst, src, dst, np.array([0, 2]))
+    f = dict(zip(USER_FEATURES, users.features(eu, np.arange(2), src, dst).T, strict=True))
+    assert f["user_new_from_src"].tolist() == [1.0, 0.0]  # the logoff on 7 does not count
+    assert f["user_new_both"].tolist() == [1.0, 0.0]  # new account: not a stolen credential
+    assert f["user_new_anywhere"].tolist() == [0.0, 1.0]
