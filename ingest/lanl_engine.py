@@ -10,8 +10,10 @@ owned here and grown when a kernel asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 
 import numpy as np
@@ -224,23 +226,16 @@ class Engine:
         """Give a consumed part's event arrays back to its parser for reuse."""
         part.parser.spare.append(part.ev)
 
-    def take(self, keep_mask: np.ndarray) -> pl.DataFrame:
-        """Edge rows of the slots not in ``keep_mask``; the kept slots are compacted."""
+    def take(self, keep_mask: np.ndarray) -> Callable[[], pl.DataFrame]:
+        """Cut the slots not in ``keep_mask`` out (the kept ones are compacted).
+
+        Returns a function that builds their edge frame from copies, so it can run
+        on another thread while this engine goes on.
+        """
         n = int(self.st2[T.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
-        acc = self.acc[idx]
-        frame = pl.DataFrame(
-            {
-                "window": acc[:, T.A_WIN],
-                "src_host": hosts.gather(acc[:, T.A_SRC]),
-                "dst_host": hosts.gather(acc[:, T.A_DST]),
-                **{c: acc[:, T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
-            }
-        )
-        frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(
-            EDGE_COLUMNS_NO_IDS
-        )
+        acc = self.acc[idx]  # a copy
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
@@ -248,4 +243,18 @@ class Engine:
         else:
             m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset)
             self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
-        return frame.sort("window")
+        return partial(edge_frame, acc, hosts)
+
+
+def edge_frame(acc: np.ndarray, hosts: pl.Series) -> pl.DataFrame:
+    """Edge table (no node ids) of counter rows ``acc``; ``hosts`` decodes host ids."""
+    frame = pl.DataFrame(
+        {
+            "window": acc[:, T.A_WIN],
+            "src_host": hosts.gather(acc[:, T.A_SRC]),
+            "dst_host": hosts.gather(acc[:, T.A_DST]),
+            **{c: acc[:, T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+        }
+    )
+    frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label"))
+    return frame.select(EDGE_COLUMNS_NO_IDS).sort("window")

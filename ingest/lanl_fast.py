@@ -17,8 +17,9 @@ Polars path when events are requested.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,7 @@ class _Totals:
 def _consume(
     eng: Engine,
     p: Parsed,
-    writer,
+    emit: Callable[[Callable[[], pl.DataFrame]], None],
     tot: _Totals,
     rt: pl.DataFrame | None,
     user_aware: bool,
@@ -142,7 +143,7 @@ def _consume(
     top = int(eng.st2[T.S_WMAX])
     keep = eng.acc[:n, T.A_WIN] >= top
     if not keep.all():
-        writer._emit_edges(eng.take(keep))
+        emit(eng.take(keep))
         eng.params[T.P_FLUSHED] = top - 1
 
 
@@ -172,16 +173,27 @@ def _run(
         T.rehash_keys(rt_times, times.astype(np.int64))
         params[T.P_NRT] = len(times)
     eng = Engine(params, rt_times, threads)
+    pending: deque[Future] = deque()
+
+    def emit(build: Callable[[], pl.DataFrame]) -> None:
+        """Build and write finished windows on the writer thread (two at most in flight)."""
+        pending.append(wpool.submit(lambda: writer._emit_edges(build())))
+        while len(pending) > 2:
+            pending.popleft().result()
+
     bad, matched, tot = BadLines(), set(), _Totals()
     sorted_so_far, last_time = True, None
     ready: Parsed | None = None  # parsed, waiting for aggregation
     # The parsers work on chunk i+1 (two halves, two threads) while chunk i is
     # aggregated here.
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lanl-parse") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lanl-parse") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="lanl-write") as wpool,
+    ):
         for chunk, done in prefetch_chunks(auth, chunk_bytes, mapped=True):
             futures = eng.submit(pool, chunk)
             if ready is not None:
-                _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
+                _consume(eng, ready, emit, tot, rt, user_aware, matched, hold_all)
                 ready = None
             p = eng.collect(chunk, done, futures)
             _record_bad(p, bad)
@@ -202,10 +214,12 @@ def _run(
                 for part in p.parts:
                     eng.release(part)
         if ready is not None:
-            _consume(eng, ready, writer, tot, rt, user_aware, matched, hold_all)
-    n = int(eng.st2[T.S_NEDGES])
-    if n:
-        writer._emit_edges(eng.take(np.zeros(n, dtype=bool)))
+            _consume(eng, ready, emit, tot, rt, user_aware, matched, hold_all)
+        n = int(eng.st2[T.S_NEDGES])
+        if n:
+            emit(eng.take(np.zeros(n, dtype=bool)))
+        while pending:
+            pending.popleft().result()
     return bad, matched, tot
 
 
