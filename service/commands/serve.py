@@ -43,7 +43,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def serve(
         host: str = typer.Option(None, "--host", help="Bind address (default: api.host)."),
         port: int = typer.Option(None, "--port", help="Port (default: api.port)."),
-        workers: int = typer.Option(1, "--workers", help="uvicorn worker processes."),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            help="uvicorn worker processes (2 on a 2-core box doubles read capacity; "
+            "each loads its own summarizer).",
+        ),
         config: Path | None = ConfigOpt,
     ) -> None:
         """Serve the REST API (OpenAPI docs at /docs)."""
@@ -60,6 +65,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         port = port or settings.api.port
         typer.echo(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs)")
         if workers > 1:
+            if config is not None:  # the worker processes load settings from the environment
+                import os
+
+                os.environ["HOPWATCH_CONFIG"] = str(config.resolve())
             uvicorn.run(
                 "service.app:app_from_env", factory=True, host=host, port=port, workers=workers
             )
