@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ingest.graphs import GraphStore
 
 FORMAT = "hopwatch-gnn"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: ensemble of K members (state_dict "members.<k>.*", state [N, K * D])
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -119,6 +119,9 @@ class GNNDetector:
         user_features: give the decoder the accounts' history (needs events).
         edge_features: give the decoder the edge's auth/logon mix.
         novel_weight: loss weight of never-seen-before pairs among observed edges.
+        ensemble: K independently initialised members trained on the same windows
+            (one shared history pass); their scores are averaged.
+        combine: ``prob`` (mean probability) or ``rank`` (mean within-window rank).
         threads: torch CPU threads while training/scoring on CPU (``None``: torch's default).
         log: optional callable receiving progress lines.
     """
@@ -140,6 +143,8 @@ class GNNDetector:
         user_features: bool = True,
         edge_features: bool = False,
         novel_weight: float = 5.0,
+        ensemble: int = 1,
+        combine: str = "prob",
         threads: int | None = 1,
         log: Any = None,
     ) -> None:
@@ -155,6 +160,8 @@ class GNNDetector:
             user_features=user_features,
             edge_features=edge_features,
             novel_weight=novel_weight,
+            ensemble=ensemble,
+            combine=combine,
         )
         self.device_name = device
         self.device = resolve_device(device)
@@ -290,6 +297,7 @@ class GNNDetector:
             device=self.device,
             edge_features=self.config.edge_features,
             run=run,
+            combine=self.config.combine,
         ):
             parts.append(
                 pl.DataFrame(
@@ -360,7 +368,8 @@ class GNNDetector:
         if payload.get("format_version") != FORMAT_VERSION:
             raise ModelMismatch(
                 f"{path}: GNN model format {payload.get('format_version')} is not supported "
-                f"(this hopwatch reads format {FORMAT_VERSION})"
+                f"(this hopwatch reads format {FORMAT_VERSION}, ensemble models); "
+                "retrain it with this hopwatch"
             )
         if payload.get("features") != feature_schema():
             raise ModelMismatch(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
@@ -89,3 +91,115 @@ class TemporalGNN(nn.Module):
         t = time.expand(h_src.shape[0], -1)
         feats = torch.cat([h_src, h_dst, h_src * h_dst, hist_src, hist_dst, pair, t], dim=1)
         return self.decoder(feats).squeeze(-1)
+
+
+COMBINES = ("prob", "rank")
+
+
+class EnsembleGNN(nn.Module):
+    """K independently initialised :class:`TemporalGNN` members behind one model face.
+
+    The node state is the members' states side by side ([N, K * D]); ``step``
+    folds a snapshot into each member's slice; ``decode`` / ``decode_parts``
+    return the logit of the members' mean "normal" probability (``K = 1``: the
+    member's logit itself). :meth:`decode_members` gives the per-member logits
+    (training loss and rank combination).
+
+    Args:
+        members: the K networks (same sizes).
+    """
+
+    def __init__(self, members: list[TemporalGNN]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.hidden = members[0].hidden
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def initial_state(self, num_nodes: int, device: torch.device | str = "cpu") -> Tensor:
+        """All-zero node state, shape [N, K * D]."""
+        return torch.zeros(num_nodes, self.size * self.hidden, device=device)
+
+    def _split(self, h: Tensor) -> tuple[Tensor, ...]:
+        return torch.split(h, self.hidden, dim=-1)
+
+    def step(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor, h: Tensor) -> Tensor:
+        """Fold one snapshot into every member's node state."""
+        if self.size == 1:
+            return self.members[0].step(x, edge_index, edge_weight, h)
+        parts = self._split(h)
+        steps = [
+            m.step(x, edge_index, edge_weight, hk)
+            for m, hk in zip(self.members, parts, strict=True)
+        ]
+        return torch.cat(steps, dim=1)
+
+    def decode_members(
+        self, h: Tensor, hist: Tensor, src: Tensor, dst: Tensor, pair: Tensor, time: Tensor
+    ) -> Tensor:
+        """Per-member logits [K, B] of (src, dst) being a normal edge."""
+        return self.parts_members(h[src], h[dst], hist[src], hist[dst], pair, time)
+
+    def parts_members(
+        self,
+        h_src: Tensor,
+        h_dst: Tensor,
+        hist_src: Tensor,
+        hist_dst: Tensor,
+        pair: Tensor,
+        time: Tensor,
+    ) -> Tensor:
+        """:meth:`decode_members` from per-pair inputs."""
+        hs, hd = self._split(h_src), self._split(h_dst)
+        return torch.stack(
+            [
+                m.decode_parts(a, b, hist_src, hist_dst, pair, time)
+                for m, a, b in zip(self.members, hs, hd, strict=True)
+            ]
+        )
+
+    def decode(
+        self, h: Tensor, hist: Tensor, src: Tensor, dst: Tensor, pair: Tensor, time: Tensor
+    ) -> Tensor:
+        """Logit of the members' mean probability that each pair is a normal edge."""
+        return self.decode_parts(h[src], h[dst], hist[src], hist[dst], pair, time)
+
+    def decode_parts(
+        self,
+        h_src: Tensor,
+        h_dst: Tensor,
+        hist_src: Tensor,
+        hist_dst: Tensor,
+        pair: Tensor,
+        time: Tensor,
+    ) -> Tensor:
+        """:meth:`decode` from per-pair inputs (used to explain scores by occlusion)."""
+        logits = self.parts_members(h_src, h_dst, hist_src, hist_dst, pair, time)
+        return logits[0] if self.size == 1 else mean_prob_logit(logits)
+
+
+def mean_prob_logit(logits: Tensor) -> Tensor:
+    """Logit of the mean of sigmoid(logits) over the first dimension (numerically safe)."""
+    k = logits.shape[0]
+    log_p = torch.logsumexp(nn.functional.logsigmoid(logits), dim=0) - math.log(k)
+    log_q = torch.logsumexp(nn.functional.logsigmoid(-logits), dim=0) - math.log(k)
+    return log_p - log_q
+
+
+def window_ranks(anomaly: Tensor) -> Tensor:
+    """Mean over members of each edge's within-window rank in [0, 1] ([K, B] -> [B]).
+
+    Rank 1 is the most anomalous edge of the window for that member; ties get
+    the same (lowest) rank so the result is deterministic.
+    """
+    b = anomaly.shape[1]
+    if b <= 1:
+        return torch.ones(b, dtype=torch.float64, device=anomaly.device)
+    a = anomaly.double()
+    # number of edges with a strictly smaller score, per member
+    below = torch.stack([torch.searchsorted(torch.sort(r).values, r) for r in a])
+    return (below.double() / (b - 1)).mean(dim=0)

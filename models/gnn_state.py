@@ -20,7 +20,7 @@ from models.gnn_history import GraphHistory, PairHistory
 from models.gnn_users import UserHistory
 
 if TYPE_CHECKING:
-    from models.gnn_model import TemporalGNN
+    from models.gnn_model import EnsembleGNN
     from models.gnn_train import Replay
 
 
@@ -89,7 +89,7 @@ def export_state(state: ResumeState) -> dict[str, Any]:
 
 
 def import_state(
-    packed: dict[str, Any], model: TemporalGNN, device: torch.device, *, use_edge: bool
+    packed: dict[str, Any], model: EnsembleGNN, device: torch.device, *, use_edge: bool
 ) -> ResumeState:
     """Rebuild a :class:`ResumeState` written by :func:`export_state`."""
     from models.gnn_train import Replay

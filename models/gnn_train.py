@@ -31,7 +31,7 @@ from models.gnn_history import (
     edge_features,
     time_features,
 )
-from models.gnn_model import TemporalGNN
+from models.gnn_model import COMBINES, EnsembleGNN, TemporalGNN, window_ranks
 from models.gnn_users import USER_FEATURES, UserHistory
 
 __all__ = ["batch_from_frame", "iter_batches"]  # re-exported: they used to live here
@@ -61,6 +61,10 @@ class GNNConfig:
         edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
         novel_weight: loss weight of observed edges whose pair is new, relative to
             repeated pairs (benign novelty is what separates attacks from noise).
+        ensemble: number K of independently initialised members trained on the same
+            windows (member 0 uses ``seed``; see :func:`member_seed`).
+        combine: how member scores are averaged: ``"prob"`` (mean probability) or
+            ``"rank"`` (mean within-window rank).
     """
 
     hidden: int = 32
@@ -74,11 +78,16 @@ class GNNConfig:
     user_features: bool = True
     edge_features: bool = False
     novel_weight: float = 5.0
+    ensemble: int = 1
+    combine: str = "prob"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.hidden < 1 or self.epochs < 0 or self.bptt < 1 or self.negatives < 1:
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
+        bad = self.ensemble < 1 or self.hidden < 1 or self.epochs < 0
+        if bad or self.bptt < 1 or self.negatives < 1:
             raise ValueError(f"invalid GNN configuration: {asdict(self)}")
 
     def warmup(self, window_seconds: int) -> int:
@@ -88,15 +97,31 @@ class GNNConfig:
         return max(1, math.ceil(86_400 / window_seconds))
 
 
-def build_model(cfg: GNNConfig) -> TemporalGNN:
-    """A fresh model with the feature sizes of :mod:`models.gnn_history`."""
-    return TemporalGNN(
-        node_features=len(NODE_FEATURES),
-        history_features=len(HISTORY_FEATURES),
-        pair_features=len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES),
-        time_features=len(TIME_FEATURES),
-        hidden=cfg.hidden,
-    )
+def member_seed(seed: int, k: int) -> int:
+    """Torch seed of ensemble member ``k`` (member 0: ``seed`` itself)."""
+    return (int(seed) + 1_000_003 * k) % 2**63
+
+
+def build_model(cfg: GNNConfig) -> EnsembleGNN:
+    """A fresh model (``cfg.ensemble`` members) with the feature sizes of :mod:`models.gnn_history`.
+
+    Member ``k`` is initialised from :func:`member_seed` (the global torch RNG is
+    left as it was).
+    """
+    members = []
+    for k in range(cfg.ensemble):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(member_seed(cfg.seed, k))
+            members.append(
+                TemporalGNN(
+                    node_features=len(NODE_FEATURES),
+                    history_features=len(HISTORY_FEATURES),
+                    pair_features=len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES),
+                    time_features=len(TIME_FEATURES),
+                    hidden=cfg.hidden,
+                )
+            )
+    return EnsembleGNN(members)
 
 
 def _to(a: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -115,7 +140,7 @@ class Replay:
 
     def __init__(
         self,
-        model: TemporalGNN,
+        model: EnsembleGNN,
         num_nodes: int,
         window_seconds: int,
         device: torch.device,
@@ -212,7 +237,7 @@ def _negatives(
 
 
 def train(
-    model: TemporalGNN,
+    model: EnsembleGNN,
     batches: Sequence[WindowBatch],
     train_windows: Iterable[int],
     *,
@@ -321,7 +346,7 @@ def _prepare(
 
 
 def _item_step(
-    model: TemporalGNN, item: dict[str, Tensor], h: Tensor, mode: str
+    model: EnsembleGNN, item: dict[str, Tensor], h: Tensor, mode: str
 ) -> tuple[Tensor | None, Tensor]:
     """(weighted BCE of the window or None, node state after the window)."""
     if "y" not in item:
@@ -330,14 +355,19 @@ def _item_step(
     h = model.step(item["x"], item["ei"], item["ew"], h)
     if mode == "detector":
         h_in = h
-    logits = model.decode(h_in, item["hist"], item["src"], item["dst"], item["pair"], item["tf"])
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, item["y"], reduction="none")
+    # Members are independent: the sum of their losses trains each on its own loss
+    # (Adam's update is per parameter), as K separate runs over the same inputs would.
+    logits = model.decode_members(
+        h_in, item["hist"], item["src"], item["dst"], item["pair"], item["tf"]
+    )
+    y = item["y"].expand_as(logits)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
     return (bce * item["w"]).sum(), h
 
 
 @torch.no_grad()
 def score(
-    model: TemporalGNN,
+    model: EnsembleGNN,
     batches: Iterable[WindowBatch],
     score_windows: Iterable[int],
     *,
@@ -347,10 +377,13 @@ def score(
     device: torch.device,
     edge_features: bool = False,
     run: Replay | None = None,
+    combine: str = "prob",
 ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
     """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``.
 
     ``run`` resumes from a saved replay (``batches`` then start after its last window).
+    ``combine="rank"`` averages the members' within-window ranks instead of their
+    probabilities.
     """
     targets = set(int(w) for w in score_windows)
     model.eval()
@@ -369,5 +402,9 @@ def score(
         if mode == "detector":
             h_in = run.h
         s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
+        if combine == "rank" and model.size > 1:
+            anomaly = 1.0 - torch.sigmoid(model.decode_members(h_in, hist, s, d, pair, tf))
+            yield batch, window_ranks(anomaly).cpu().numpy()
+            continue
         logits = model.decode(h_in, hist, s, d, pair, tf)
         yield batch, (1.0 - torch.sigmoid(logits)).double().cpu().numpy()
