@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 DETECTOR_HELP = "Detector name from the registry (gnn, xgb)."
+ENSEMBLE_HELP = "GNN: members K of the score ensemble (default: the detector's)."
 
 
 def detector_options(cls: type, options: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         epochs: int | None = typer.Option(None, "--epochs", help="Training epochs/rounds."),
         hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (GNN)."),
+        ensemble: int | None = typer.Option(None, "--ensemble", help=ENSEMBLE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
     ) -> None:
         """Train a detector on the benign training windows of a data directory and save it."""
@@ -114,7 +116,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             split = store_split(store, protocol=protocol, train_until=train_until)
             det = make_detector(
                 detector,
-                {"device": device, "seed": seed, "epochs": epochs, "hidden": hidden, "log": _err},
+                {
+                    "device": device,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "hidden": hidden,
+                    "ensemble": ensemble,
+                    "log": _err,
+                },
             )
             report = det.fit(store, split.fit_windows)
             det.save(model)
@@ -184,6 +193,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             None, "--epochs", help="Training epochs (when training)."
         ),
         hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (when training)."),
+        ensemble: int | None = typer.Option(None, "--ensemble", help=ENSEMBLE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
     ) -> None:
         """Evaluate a detector beside the unknown-authentication baseline."""
@@ -191,7 +201,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from models.evaluate import EvaluationError, evaluate, format_table
 
         store = _store(data)
-        options = {"device": device, "seed": seed, "epochs": epochs, "hidden": hidden, "log": _err}
+        options = {
+            "device": device,
+            "seed": seed,
+            "epochs": epochs,
+            "hidden": hidden,
+            "ensemble": ensemble,
+            "log": _err,
+        }
         try:
             if model is not None and model.is_file():
                 target: Any = load_detector(model, detector, device)
