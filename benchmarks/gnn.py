@@ -109,6 +109,7 @@ def bench_device(store, split, device_name: str, epochs: int, args) -> dict:
         hidden=args.hidden,
         seed=args.seed,
         threads=args.cpu_threads if device_name == "cpu" else None,
+        **({"ensemble": args.ensemble} if args.ensemble else {}),
     )
     if det.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -162,6 +163,7 @@ def main() -> None:
     ap.add_argument("--cpu-epochs", type=int, default=8)
     ap.add_argument("--cpu-threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--ensemble", type=int, default=None, help="GNN ensemble members K")
     ap.add_argument("--devices", default="cuda,cpu")
     ap.add_argument("--quality", action="store_true", help="also evaluate (AUC/AP) per device")
     ap.add_argument("--work", default="/tmp/gnn-bench")
