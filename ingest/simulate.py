@@ -180,9 +180,15 @@ def _redteam(campaigns: list[Campaign], topo: Topology) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row").sort("time", maintain_order=True)
 
 
-def write_lanl(result: SimResult, out_dir: str | Path) -> dict[str, Path]:
+def write_lanl(
+    result: SimResult, out_dir: str | Path, *, absolute_time: bool = False
+) -> dict[str, Path]:
     """Write ``auth.txt``, ``redteam.txt`` (LANL form, no header) and ``campaigns.json``.
 
+    Times are seconds from the simulation's start, as in the LANL release, unless
+    ``absolute_time``: then they are UNIX seconds, t=0 being :data:`EPOCH` (a Monday),
+    so alerts carry real-looking dates (the demo uses this). ``campaigns.json`` keeps
+    relative times and records the offset as ``time_origin.offset_seconds``.
     Returns the written paths by name.
     """
     out = Path(out_dir)
@@ -192,13 +198,17 @@ def write_lanl(result: SimResult, out_dir: str | Path) -> dict[str, Path]:
         "redteam": out / "redteam.txt",
         "campaigns": out / "campaigns.json",
     }
+    offset = int(EPOCH.timestamp()) if absolute_time else 0
+    shift = pl.col("time") + offset
     success = pl.when(pl.col("success")).then(pl.lit("Success")).otherwise(pl.lit("Fail"))
     # Values come from fixed name tables without commas, quotes or newlines: no quoting.
-    result.events.select(*LANL_COLUMNS[:-1], success.alias("success")).write_csv(
-        paths["auth"], include_header=False, quote_style="never"
-    )
-    result.redteam.select(REDTEAM_COLUMNS).write_csv(
+    result.events.select(*LANL_COLUMNS[:-1], success.alias("success")).with_columns(
+        shift
+    ).write_csv(paths["auth"], include_header=False, quote_style="never")
+    result.redteam.select(REDTEAM_COLUMNS).with_columns(shift).write_csv(
         paths["redteam"], include_header=False, quote_style="never"
     )
-    paths["campaigns"].write_text(json.dumps(result.truth(), indent=1) + "\n")
+    truth = result.truth()
+    truth["time_origin"]["offset_seconds"] = offset
+    paths["campaigns"].write_text(json.dumps(truth, indent=1) + "\n")
     return paths

@@ -256,3 +256,25 @@ def test_invariants_hold_for_any_setting(days, hosts, users, campaigns, stealth,
         assert c.start >= int(cfg.attack_start * cfg.span)
         assert all(a.time < b.time for a, b in pairwise(c.hops))
         assert all(h.src != h.dst for h in c.hops)
+
+
+def test_absolute_time_shifts_every_time_by_the_epoch_and_keeps_labels(small, tmp_path):
+    from ingest.lanl import ingest_lanl
+    from ingest.sim_config import EPOCH
+
+    rel = write_lanl(small, tmp_path / "rel")
+    ab = write_lanl(small, tmp_path / "abs", absolute_time=True)
+    offset = int(EPOCH.timestamp())
+    t_rel = [int(line.split(",", 1)[0]) for line in rel["auth"].read_text().splitlines()]
+    t_abs = [int(line.split(",", 1)[0]) for line in ab["auth"].read_text().splitlines()]
+    assert t_abs == [t + offset for t in t_rel]
+    red_rel = rel["redteam"].read_text().splitlines()
+    red_abs = ab["redteam"].read_text().splitlines()
+    assert [int(r.split(",")[0]) - offset for r in red_abs] == [
+        int(r.split(",")[0]) for r in red_rel
+    ]
+    assert json.loads(ab["campaigns"].read_text())["time_origin"]["offset_seconds"] == offset
+    a = ingest_lanl(ab["auth"], tmp_path / "da", redteam=ab["redteam"]).summary()
+    r = ingest_lanl(rel["auth"], tmp_path / "dr", redteam=rel["redteam"]).summary()
+    for key in ("events", "edges", "labeled_events", "bad_lines"):
+        assert a[key] == r[key], key

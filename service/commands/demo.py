@@ -41,7 +41,8 @@ def run_foundation(work: Path, *, seed: int = DEMO_SEED, data: Path | None = Non
     config = SimConfig(
         days=DEMO_DAYS, hosts=DEMO_HOSTS, users=DEMO_USERS, seed=seed, campaigns=DEMO_CAMPAIGNS
     )
-    files = write_lanl(simulate(config), work / "sim")
+    # UNIX times from 2026-01-05 (a Monday) so alerts show real-looking dates
+    files = write_lanl(simulate(config), work / "sim", absolute_time=True)
     result = ingest_lanl(files["auth"], data, redteam=files["redteam"])
     return {"sim": str(work / "sim"), "data": str(data), **result.summary()}
 
