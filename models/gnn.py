@@ -143,7 +143,7 @@ class GNNDetector:
         user_features: bool = True,
         edge_features: bool = False,
         novel_weight: float = 5.0,
-        ensemble: int = 1,
+        ensemble: int = 3,
         combine: str = "prob",
         threads: int | None = 1,
         log: Any = None,

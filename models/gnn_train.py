@@ -61,7 +61,7 @@ class GNNConfig:
         edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
         novel_weight: loss weight of observed edges whose pair is new, relative to
             repeated pairs (benign novelty is what separates attacks from noise).
-        ensemble: number K of independently initialised members trained on the same
+        ensemble: number K (default 3) of independently initialised members trained on the same
             windows (member 0 uses ``seed``; see :func:`member_seed`).
         combine: how member scores are averaged: ``"prob"`` (mean probability) or
             ``"rank"`` (mean within-window rank).
@@ -78,7 +78,7 @@ class GNNConfig:
     user_features: bool = True
     edge_features: bool = False
     novel_weight: float = 5.0
-    ensemble: int = 1
+    ensemble: int = 3
     combine: str = "prob"
 
     def __post_init__(self) -> None:
@@ -250,7 +250,7 @@ def train(
     """Train on ``train_windows`` (a subset of ``batches``' windows) with negative sampling.
 
     Returns:
-        ``{"loss": [per-epoch mean loss], "seconds": total, "prepare_seconds": history
+        ``{"loss": [per-epoch mean loss of a member], "seconds": total, "prepare_seconds": history
         pass, "windows": int}``
     """
     targets = set(int(w) for w in train_windows)
@@ -282,7 +282,7 @@ def train(
                     opt.zero_grad()
                     total.backward()
                     opt.step()
-                    step_losses.append(float(total.detach()))
+                    step_losses.append(float(total.detach()) / model.size)  # per member
                     pending = []
                 h = h.detach()
         losses.append(float(np.mean(step_losses)) if step_losses else float("nan"))
