@@ -227,3 +227,25 @@ def test_account_history_ignores_self_loops_and_new_accounts() -> None:
     assert f["user_new_from_src"].tolist() == [1.0, 0.0]  # the logoff on 7 does not count
     assert f["user_new_both"].tolist() == [1.0, 0.0]  # new account: not a stolen credential
     assert f["user_new_anywhere"].tolist() == [0.0, 1.0]
+
+
+def test_pair_history_two_tables_match_a_dict(monkeypatch):
+    """Lookups and new-pair masks equal a plain dict's, across many small-table merges."""
+    import models.gnn_pairs as gp
+    from models.gnn_pairs import PairHistory
+
+    monkeypatch.setattr(gp, "MERGE_AT", 50)
+    rng = np.random.default_rng(0)
+    table, ref = PairHistory(), {}
+    for w in range(200):
+        pairs = np.unique(rng.integers(0, 60, size=(int(rng.integers(1, 200)), 2)), axis=0)
+        q = rng.integers(0, 60, size=(100, 2))
+        n, last = table.lookup(q[:, 0], q[:, 1])
+        want = [ref.get((x, y), (0, -1)) for x, y in q.tolist()]
+        assert list(zip(n.tolist(), last.tolist(), strict=True)) == want
+        new = table.add(pairs[:, 0], pairs[:, 1], w)
+        assert new.tolist() == [(x, y) not in ref for x, y in pairs.tolist()]
+        for x, y in pairs.tolist():
+            ref[(x, y)] = (ref.get((x, y), (0, -1))[0] + 1, w)
+    assert len(table) == len(ref)
+    assert len(table.keys) > 0 and len(table.dkeys) < len(ref)
