@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models.gnn_history import BATCH_COLUMNS, WindowBatch
-from models.gnn_users import EdgeUsers, user_rows
+from models.gnn_users import EdgeUsers, session_rows, user_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,13 +62,19 @@ def iter_batches(
         edges = store.edges(windows=part).sort("window")
         bounds = np.searchsorted(edges["window"].to_numpy(), np.asarray(part), side="left")
         ends = [*bounds[1:], edges.height]
-        rows = None
+        rows = sessions = None
         if users:
-            ev = store.events(windows=part).select("window", "src_user", "src_host", "dst_host")
-            rw, rs, rd, ru = user_rows(ev.collect(), nodes, user_ids)
+            ev = store.events(windows=part).select(
+                "window", "src_user", "src_host", "dst_host", "logon_type", "orientation", "success"
+            )
+            ev = ev.collect()
+            rw, rs, rd, ru = user_rows(ev, nodes, user_ids)
             order = np.argsort(rw, kind="stable")
             rw, rs, rd, ru = rw[order], rs[order], rd[order], ru[order]
             rows = (rw, rs, rd, ru)
+            sw, sh, su = session_rows(ev, nodes, user_ids)
+            order = np.argsort(sw, kind="stable")
+            sessions = (sw[order], sh[order], su[order])
         for w, lo, hi in zip(part, bounds, ends, strict=True):
             frame = edges.slice(int(lo), int(hi - lo))
             batch = batch_from_frame(
@@ -76,7 +82,13 @@ def iter_batches(
             )
             if rows is not None:
                 a, b = np.searchsorted(rows[0], [w, w + 1])
+                c, d = np.searchsorted(sessions[0], [w, w + 1])
                 batch.users = EdgeUsers.build(
-                    batch.src, batch.dst, rows[1][a:b], rows[2][a:b], rows[3][a:b]
+                    batch.src,
+                    batch.dst,
+                    rows[1][a:b],
+                    rows[2][a:b],
+                    rows[3][a:b],
+                    sessions=(sessions[2][c:d], sessions[1][c:d]),
                 )
             yield batch

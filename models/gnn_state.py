@@ -83,6 +83,7 @@ def export_state(state: ResumeState) -> dict[str, Any]:
             "to_dst": _pack(run.users.to_dst),
             "n_src": torch.from_numpy(run.users.n_src.copy()),
             "n_dst": torch.from_numpy(run.users.n_dst.copy()),
+            "sessions": _pack(run.users.sessions),
         },
         "user_names": sorted(state.user_ids, key=state.user_ids.__getitem__),
     }
@@ -98,11 +99,12 @@ def import_state(
     num_nodes = int(hist["num_nodes"])
     run = Replay(model, num_nodes, int(hist["window_seconds"]), device, use_edge=use_edge)
     run.history = _unpack(GraphHistory(num_nodes, int(hist["window_seconds"])), hist)
-    users = UserHistory()
+    users = UserHistory(int(hist["window_seconds"]))
     users.from_src = _unpack(PairHistory(), packed["users"]["from_src"])
     users.to_dst = _unpack(PairHistory(), packed["users"]["to_dst"])
     users.n_src = packed["users"]["n_src"].numpy().copy()
     users.n_dst = packed["users"]["n_dst"].numpy().copy()
+    users.sessions = _unpack(PairHistory(), packed["users"]["sessions"])
     run.users = users
     run.h = packed["h"].to(device)
     user_ids = {name: i for i, name in enumerate(packed["user_names"])}

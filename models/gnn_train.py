@@ -151,7 +151,7 @@ class Replay:
         self.device = device
         self.window_seconds = window_seconds
         self.history = GraphHistory(num_nodes, window_seconds)
-        self.users = UserHistory()
+        self.users = UserHistory(window_seconds)
         self.use_edge = use_edge
         self.h = model.initial_state(num_nodes, device)
 
@@ -189,7 +189,9 @@ class Replay:
             edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
         if batch.users is not None and valid.any():
             user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-            user[valid] = self.users.features(batch.users, ei[valid], src[valid], dst[valid])
+            user[valid] = self.users.features(
+                batch.users, ei[valid], src[valid], dst[valid], window=batch.window
+            )
         else:
             user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
         return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)

@@ -27,7 +27,19 @@ USER_FEATURES: tuple[str, ...] = (
     "user_src_hosts",
     "user_dst_hosts",
     "user_new_both",
+    "user_session_src",
 )
+
+#: Logon types that open a session *on* the host (someone at its console, or an RDP
+#: session), as opposed to a network logon to it.
+SESSION_LOGON_TYPES: tuple[str, ...] = (
+    "Interactive",
+    "RemoteInteractive",
+    "Unlock",
+    "CachedInteractive",
+)
+#: Half-life of "the account has a session on the source host" (twelve hours: a workday).
+SESSION_HALF_LIFE_SECONDS = 12 * 3_600
 
 
 class EdgeUsers:
@@ -36,11 +48,20 @@ class EdgeUsers:
     Attributes:
         ptr: shape [E + 1]; accounts of edge ``e`` are ``users[ptr[e]:ptr[e + 1]]``.
         users: account ids, shape [sum of accounts].
+        sessions: (account ids, host ids) that opened a session on a host in this window
+            (an interactive, remote-interactive or unlock logon; see :func:`session_rows`).
     """
 
-    def __init__(self, ptr: np.ndarray, users: np.ndarray) -> None:
+    def __init__(
+        self,
+        ptr: np.ndarray,
+        users: np.ndarray,
+        sessions: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.ptr = ptr
         self.users = users
+        empty = np.zeros(0, dtype=np.int64)
+        self.sessions = (empty, empty) if sessions is None else sessions
 
     @classmethod
     def empty(cls, n_edges: int) -> EdgeUsers:
@@ -49,12 +70,18 @@ class EdgeUsers:
 
     @classmethod
     def build(
-        cls, src: np.ndarray, dst: np.ndarray, row_src: np.ndarray, row_dst: np.ndarray, user
+        cls,
+        src: np.ndarray,
+        dst: np.ndarray,
+        row_src: np.ndarray,
+        row_dst: np.ndarray,
+        user,
+        sessions: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> EdgeUsers:
         """Group (src, dst, user) rows under the window's edges (src[e], dst[e])."""
         keys = PairHistory.key(src, dst)
         if not len(keys):
-            return cls.empty(0)
+            return cls(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), sessions)
         row_keys = PairHistory.key(row_src, row_dst)
         order = np.argsort(keys, kind="stable")
         pos = np.minimum(np.searchsorted(keys[order], row_keys), len(keys) - 1)
@@ -63,7 +90,7 @@ class EdgeUsers:
         users = np.asarray(user, dtype=np.int64)[ok]
         counts = np.bincount(edge, minlength=len(keys))
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(ptr, users[np.argsort(edge, kind="stable")])
+        return cls(ptr, users[np.argsort(edge, kind="stable")], sessions)
 
     def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query index, account) rows for queries that each name an edge of the window."""
@@ -75,11 +102,17 @@ class EdgeUsers:
 
 
 class UserHistory:
-    """Per account: hosts it authenticated from and to, in earlier windows."""
+    """Per account: hosts it authenticated from and to, and hosts it had a session on.
 
-    def __init__(self) -> None:
+    Args:
+        window_seconds: window size (for the decay of the session feature).
+    """
+
+    def __init__(self, window_seconds: int = 1800) -> None:
+        self.window_seconds = window_seconds
         self.from_src = PairHistory()
         self.to_dst = PairHistory()
+        self.sessions = PairHistory()  # (account, host): last window with a session on it
         self.n_src = np.zeros(0, dtype=np.float64)
         self.n_dst = np.zeros(0, dtype=np.float64)
 
@@ -90,9 +123,19 @@ class UserHistory:
             self.n_dst = np.concatenate([self.n_dst, np.zeros(extra)])
 
     def features(
-        self, users: EdgeUsers, edge_index: np.ndarray, src: np.ndarray, dst: np.ndarray
+        self,
+        users: EdgeUsers,
+        edge_index: np.ndarray,
+        src: np.ndarray,
+        dst: np.ndarray,
+        window: int | None = None,
     ) -> np.ndarray:
-        """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges."""
+        """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges.
+
+        ``window`` is the window being scored (``users``' window): the session feature
+        decays from the accounts' earlier sessions on the source up to it; without it only
+        sessions opened in this window count.
+        """
         out = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
         q, u = users.expand(edge_index)
         if not len(q):
@@ -118,10 +161,27 @@ class UserHistory:
         # A known credential that neither came from this source nor reached this
         # destination before: stolen, carried to a new host and used from there.
         out[:, 5] = mean((n_from == 0) & (n_to == 0) & known)
+        # Someone with this account sits at the source (an interactive or RDP session on
+        # it, now or within hours): a person using a host, e.g. a hot desk, rather than a
+        # credential carried there and used over the network.
+        out[:, 6] = mean(self._session(users, u, src[q], window))
         return out
 
+    def _session(
+        self, users: EdgeUsers, u: np.ndarray, host: np.ndarray, window: int | None
+    ) -> np.ndarray:
+        """Per (account, host) row: 0.5 ** (age of its latest session on the host / half-life)."""
+        key = PairHistory.key(u, host)
+        now = np.isin(key, PairHistory.key(*users.sessions))
+        if window is None:
+            return now.astype(np.float64)
+        _, last = self.sessions.lookup(u, host)
+        last = np.where(now, window, last)
+        age = np.maximum(window - last, 0) * self.window_seconds / SESSION_HALF_LIFE_SECONDS
+        return np.where(last >= 0, 0.5**age, 0.0)
+
     def observe(self, users: EdgeUsers, src: np.ndarray, dst: np.ndarray, window: int) -> None:
-        """Fold one window's (account, src) and (account, dst) pairs in.
+        """Fold one window's (account, src), (account, dst) and session pairs in.
 
         "Used from a source" counts only edges to another host: a self-loop (local
         logon, logoff) shows where an account *is*, not where it authenticated from.
@@ -139,6 +199,10 @@ class UserHistory:
             uu, hh = keys >> 32, keys & 0xFFFFFFFF
             new = hist.add(uu, hh, window)
             np.add.at(counts, uu[new], 1)
+        su, sh = users.sessions
+        if len(su):
+            keys = np.unique(PairHistory.key(su, sh))
+            self.sessions.add(keys >> 32, keys & 0xFFFFFFFF, window)
 
 
 def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
@@ -175,3 +239,26 @@ def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, 
         rows["dst"].to_numpy().astype(np.int64),
         user,
     )
+
+
+def session_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
+    """(window, host, user) id arrays of the sessions opened on hosts; extends ``user_ids``.
+
+    A session is a successful LogOn of a :data:`SESSION_LOGON_TYPES` type; its host is
+    the destination (for RDP, the host logged on to).
+
+    Args:
+        events: ``window``, ``src_user``, ``src_host``, ``dst_host``, ``logon_type``,
+            ``orientation``, ``success`` columns.
+        host_ids: ``host``, ``node_id`` (the node index).
+        user_ids: account -> id, grown in place with unseen accounts.
+    """
+    import polars as pl
+
+    logons = events.filter(
+        pl.col("logon_type").is_in(SESSION_LOGON_TYPES)
+        & (pl.col("orientation") == "LogOn")
+        & pl.col("success").fill_null(True)
+    )
+    window, _, host, user = user_rows(logons, host_ids, user_ids)
+    return window, host, user

@@ -249,3 +249,57 @@ def test_pair_history_two_tables_match_a_dict(monkeypatch):
             ref[(x, y)] = (ref.get((x, y), (0, -1))[0] + 1, w)
     assert len(table) == len(ref)
     assert len(table.keys) > 0 and len(table.dkeys) < len(ref)
+
+
+def test_session_rows_keep_successful_interactive_logons_on_the_destination() -> None:
+    import polars as pl
+
+    from models.gnn_users import session_rows
+
+    nodes = pl.DataFrame({"host": ["A", "B", "C"], "node_id": [0, 1, 2]})
+    events = pl.DataFrame(
+        {
+            "window": [3, 3, 3, 3, 4],
+            "src_user": ["u1", "u2", "u3", "u1", "u4"],
+            "src_host": ["A", "A", "C", "A", "B"],
+            "dst_host": ["A", "B", "C", "A", "C"],
+            "logon_type": [
+                "Interactive",
+                "RemoteInteractive",
+                "Interactive",
+                "Interactive",
+                "Network",
+            ],
+            "orientation": ["LogOn", "LogOn", "LogOn", "LogOff", "LogOn"],
+            "success": [True, True, False, True, True],
+        }
+    )
+    ids: dict[str, int] = {}
+    window, host, user = session_rows(events, nodes, ids)
+    got = sorted(zip(window.tolist(), host.tolist(), user.tolist(), strict=True))
+    # u1 at its console on A, u2's RDP session on B; not the failed logon, logoff or network logon
+    assert got == [(3, 0, ids["u1"]), (3, 1, ids["u2"])]
+
+
+def test_session_on_the_source_decays_and_counts_the_current_window() -> None:
+    from models.gnn_users import SESSION_HALF_LIFE_SECONDS
+
+    users = UserHistory(window_seconds=WS)
+    # Window 1: account 0 logs on interactively at host 7 (a self-loop and a session).
+    src, dst = np.array([7]), np.array([7])
+    eu = EdgeUsers.build(src, dst, src, dst, np.array([0]), sessions=(np.array([0]), np.array([7])))
+    users.observe(eu, src, dst, 1)
+    # Window 5: account 0 from 7 to 3; account 1 from 4 to 3 (no session on 4); account 2
+    # from 5 to 6 with a session opened on 5 in this very window.
+    src, dst = np.array([7, 4, 5]), np.array([3, 3, 6])
+    eu = EdgeUsers.build(
+        src, dst, src, dst, np.array([0, 1, 2]), sessions=(np.array([2]), np.array([5]))
+    )
+    f = dict(
+        zip(USER_FEATURES, users.features(eu, np.arange(3), src, dst, window=5).T, strict=True)
+    )
+    decayed = 0.5 ** (4 * WS / SESSION_HALF_LIFE_SECONDS)
+    np.testing.assert_allclose(f["user_session_src"], [decayed, 0.0, 1.0], rtol=1e-6)
+    # the same accounts carried to another source (a corrupted pair): no session there
+    other = users.features(eu, np.arange(3), np.array([9, 9, 9]), dst, window=5)
+    assert other[:, USER_FEATURES.index("user_session_src")].tolist() == [0.0, 0.0, 0.0]
