@@ -103,6 +103,24 @@ def feature_schema() -> dict[str, list[str]]:
     }
 
 
+def schema_difference(saved: Any) -> str:
+    """What a saved feature schema lacks or has beyond this code's, in words."""
+    if not isinstance(saved, dict):
+        return "no feature schema in the file"
+    parts = []
+    for group, names in feature_schema().items():
+        old = list(saved.get(group) or [])
+        added = [n for n in names if n not in old]
+        dropped = [n for n in old if n not in names]
+        if added:
+            parts.append(f"{group}: this hopwatch adds {', '.join(added)}")
+        if dropped:
+            parts.append(f"{group}: this hopwatch lacks {', '.join(dropped)}")
+        if not added and not dropped and old != names:
+            parts.append(f"{group}: another order")
+    return "; ".join(parts) or "other feature groups"
+
+
 class GNNDetector:
     """Temporal GNN link-prediction detector (snapshot encoder + GRU + pair decoder).
 
@@ -119,6 +137,8 @@ class GNNDetector:
         user_features: give the decoder the accounts' history (needs events).
         edge_features: give the decoder the edge's auth/logon mix.
         novel_weight: loss weight of never-seen-before pairs among observed edges.
+        novel_accounts: also give that weight to observed edges whose accounts are new
+            to the source or destination.
         ensemble: K independently initialised members trained on the same windows
             (one shared history pass); their scores are averaged.
         combine: ``prob`` (mean probability) or ``rank`` (mean within-window rank).
@@ -143,6 +163,7 @@ class GNNDetector:
         user_features: bool = True,
         edge_features: bool = False,
         novel_weight: float = 5.0,
+        novel_accounts: bool = True,
         ensemble: int = 3,
         combine: str = "prob",
         threads: int | None = 1,
@@ -160,6 +181,7 @@ class GNNDetector:
             user_features=user_features,
             edge_features=edge_features,
             novel_weight=novel_weight,
+            novel_accounts=novel_accounts,
             ensemble=ensemble,
             combine=combine,
         )
@@ -373,7 +395,8 @@ class GNNDetector:
             )
         if payload.get("features") != feature_schema():
             raise ModelMismatch(
-                f"{path} was trained with another feature schema; retrain it with this hopwatch"
+                f"{path} was trained with another feature schema "
+                f"({schema_difference(payload.get('features'))}); retrain it with this hopwatch"
             )
         known = {f.name for f in fields(GNNConfig)}
         cfg = {k: v for k, v in payload["config"].items() if k in known}

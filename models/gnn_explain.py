@@ -127,7 +127,9 @@ def _describe(group: str, parts: dict[str, torch.Tensor], i: int) -> tuple[float
     if group == "user":
         u = dict(zip(USER_FEATURES, parts["user"][i].tolist(), strict=True))
         if u["user_new_from_src"] > 0.5:
-            return u["user_new_from_src"], "account(s) never used from this source host before"
+            at = "with" if u["user_session_src"] > 0.5 else "without"
+            text = f"account(s) never used from this source host before, {at} a logon session on it"
+            return u["user_new_from_src"], text
         if u["user_new_to_dst"] > 0.5:
             return u["user_new_to_dst"], "account(s) never logged on to this destination before"
         return u["user_new_to_dst"], "accounts used this way before"

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     pass
 
 MODES = ("predictive", "detector")
+#: Account features that mark an observed edge as account novelty (``novel_accounts``).
+NEW_ACCOUNT_FEATURES = ("user_new_from_src", "user_new_to_dst")
 
 
 @dataclass
@@ -61,6 +63,10 @@ class GNNConfig:
         edge_features: feed the kind of authentication (auth/logon mix) to the decoder.
         novel_weight: loss weight of observed edges whose pair is new, relative to
             repeated pairs (benign novelty is what separates attacks from noise).
+        novel_accounts: also weigh ``novel_weight`` the observed edges of a known pair that
+            carry an account new to the source or to the destination (a hot desk, an admin
+            on a new host: benign account novelty, the thing a stolen credential must be
+            told apart from).
         ensemble: number K (default 3) of independently initialised members trained on the same
             windows (member 0 uses ``seed``; see :func:`member_seed`).
         combine: how member scores are averaged: ``"prob"`` (mean probability) or
@@ -78,6 +84,7 @@ class GNNConfig:
     user_features: bool = True
     edge_features: bool = False
     novel_weight: float = 5.0
+    novel_accounts: bool = True
     ensemble: int = 3
     combine: str = "prob"
 
@@ -334,12 +341,18 @@ def _prepare(
         # Benign novelty is what the decoder must learn to tell from attacks: weight
         # edges between hosts that never met before ``novel_weight`` times as much.
         seen, _ = run.history.pairs.lookup(batch.src, batch.dst)
-        wp = np.where(seen > 0, 1.0, cfg.novel_weight)
+        pair = run.pairs(batch, src, dst, edge_index)
+        novel = seen == 0
+        if cfg.novel_accounts:
+            cols = [len(PAIR_FEATURES) + USER_FEATURES.index(n) for n in NEW_ACCOUNT_FEATURES]
+            acct = pair[: batch.size, cols].amax(dim=1) > 0
+            novel = novel | acct.cpu().numpy()
+        wp = np.where(novel, cfg.novel_weight, 1.0)
         w[: batch.size] = _to(0.5 * wp / wp.sum(), device)
         item.update(
             src=_to(src, device, torch.long),
             dst=_to(dst, device, torch.long),
-            pair=run.pairs(batch, src, dst, edge_index),
+            pair=pair,
             y=y,
             w=w,
         )

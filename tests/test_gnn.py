@@ -151,6 +151,12 @@ def test_load_refuses_other_window_size_and_junk(tmp_path, trained) -> None:
     torch.save(payload, junk)
     with pytest.raises(ModelMismatch, match="feature schema"):
         GNNDetector.load(junk)
+    # a model saved before the account-session feature: refused, naming what is new
+    payload = torch.load(path, weights_only=True)
+    payload["features"]["user"] = [n for n in USER_FEATURES if n != "user_session_src"]
+    torch.save(payload, junk)
+    with pytest.raises(ModelMismatch, match=r"user: this hopwatch adds user_session_src.*retrain"):
+        GNNDetector.load(junk)
     with pytest.raises(ModelMismatch, match="not trained"):
         GNNDetector(device="cpu").score(other, other.windows)
 
