@@ -153,18 +153,21 @@ class UserHistory:
         # "New from/to" only for accounts with a history: a brand-new account (a new
         # hire's first logons) is new everywhere, which says nothing about the pair.
         known = (self.n_src[u] + self.n_dst[u]) > 0
-        out[:, 0] = mean((n_from == 0) & known)
+        # Someone with this account sits at the source (an interactive or RDP session on
+        # it, now or within the half-life): a person using a host, e.g. a hot desk, rather
+        # than a credential carried there and used over the network. Such an account counts
+        # as used from the source.
+        session = self._session(users, u, src[q], window)
+        new_from = (n_from == 0) & known & (session < 0.5)
+        out[:, 0] = mean(new_from)
         out[:, 1] = mean((n_to == 0) & known)
         out[:, 2] = mean(~known)
         out[:, 3] = mean(np.log1p(self.n_src[u]))
         out[:, 4] = mean(np.log1p(self.n_dst[u]))
         # A known credential that neither came from this source nor reached this
         # destination before: stolen, carried to a new host and used from there.
-        out[:, 5] = mean((n_from == 0) & (n_to == 0) & known)
-        # Someone with this account sits at the source (an interactive or RDP session on
-        # it, now or within hours): a person using a host, e.g. a hot desk, rather than a
-        # credential carried there and used over the network.
-        out[:, 6] = mean(self._session(users, u, src[q], window))
+        out[:, 5] = mean(new_from & (n_to == 0))
+        out[:, 6] = mean(session)
         return out
 
     def _session(
