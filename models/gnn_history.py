@@ -155,6 +155,27 @@ class WindowBatch:
         return int(self.src.shape[0])
 
 
+@dataclass
+class WindowNovelty:
+    """The never-seen pairs of one window (:meth:`GraphHistory.novelty`).
+
+    Attributes:
+        batch: the window.
+        n, last: pair history lookup of its edges (windows seen, last window or -1).
+        new: edges whose pair was never seen, between distinct hosts, shape [E] bool.
+        new_out, new_in: per node, number of such pairs it is the source/destination of.
+        new_keys: their pair keys, sorted.
+    """
+
+    batch: WindowBatch
+    n: np.ndarray
+    last: np.ndarray
+    new: np.ndarray
+    new_out: np.ndarray
+    new_in: np.ndarray
+    new_keys: np.ndarray
+
+
 def _frac(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
 
@@ -218,8 +239,14 @@ class GraphHistory:
         self.fast_new_in = np.zeros(n, dtype=np.float64)
         self.fast_new_out = np.zeros(n, dtype=np.float64)
         self.last_window: int | None = None
+        self._novelty: WindowNovelty | None = None
         self.decay_per_window = 0.5 ** (window_seconds / RECENT_HALF_LIFE_SECONDS)
         self.fast_decay_per_window = 0.5 ** (window_seconds / FAST_HALF_LIFE_SECONDS)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(vars(self))
+        state["_novelty"] = None  # a cache of the current window, not history
+        return state
 
     def grow(self, num_nodes: int) -> None:
         """Extend the node arrays to a larger (append-only) node index."""
@@ -271,9 +298,18 @@ class GraphHistory:
         )
         return out.astype(np.float32)
 
-    def pair_features(self, src: np.ndarray, dst: np.ndarray, window: int) -> np.ndarray:
-        """Pair history features of (src, dst) as of the start of ``window``, [E, P] float32."""
-        n, last = self.pairs.lookup(src, dst)
+    def pair_features(
+        self,
+        src: np.ndarray,
+        dst: np.ndarray,
+        window: int,
+        forward: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Pair history features of (src, dst) as of the start of ``window``, [E, P] float32.
+
+        ``forward``: the pairs' :meth:`PairHistory.lookup` when the caller has it.
+        """
+        n, last = self.pairs.lookup(src, dst) if forward is None else forward
         rn, _ = self.pairs.lookup(dst, src)
         seen = n > 0
         recency = np.where(seen, np.log1p(np.maximum(window - last, 0)), 0.0)
@@ -289,27 +325,58 @@ class GraphHistory:
         )
         return out.astype(np.float32)
 
-    def window_context(self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    def novelty(self, batch: WindowBatch) -> WindowNovelty:
+        """The never-seen pairs of ``batch``'s window w.r.t. the history before it.
+
+        Computed once per window (cached until :meth:`observe` folds a window in).
+        """
+        cached = self._novelty
+        if cached is not None and cached.batch is batch:
+            return cached
+        n, last = self.pairs.lookup(batch.src, batch.dst)
+        new = (n == 0) & (batch.src != batch.dst)
+        size = max(self.num_nodes, int(max(batch.src.max(initial=0), batch.dst.max(initial=0))) + 1)
+        out = WindowNovelty(
+            batch=batch,
+            n=n,
+            last=last,
+            new=new,
+            new_out=np.bincount(batch.src[new], minlength=size).astype(np.float64),
+            new_in=np.bincount(batch.dst[new], minlength=size).astype(np.float64),
+            new_keys=np.sort(PairHistory.key(batch.src[new], batch.dst[new])),
+        )
+        self._novelty = out
+        return out
+
+    def window_context(
+        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, *, own: bool | None = None
+    ) -> np.ndarray:
         """Window-context features of pairs (src, dst) in ``batch``'s window, [B, W] float32.
 
         Counts the window's never-seen pairs between distinct hosts (with respect to
         the history before the window), leaving out the pair (src, dst) itself.
+        ``own=True`` says the pairs are the window's own edges, in order (the pair
+        itself is then one of the new pairs exactly when its edge is new).
         """
-        n = max(self.num_nodes, int(max(src.max(initial=0), dst.max(initial=0))) + 1)
-        seen, _ = self.pairs.lookup(batch.src, batch.dst)
-        new = (seen == 0) & (batch.src != batch.dst)
-        new_out = np.bincount(batch.src[new], minlength=n).astype(np.float64)
-        new_in = np.bincount(batch.dst[new], minlength=n).astype(np.float64)
-        own = np.zeros(len(src))
-        if new.any():
-            keys = np.sort(PairHistory.key(batch.src[new], batch.dst[new]))
-            k = PairHistory.key(src, dst)
-            pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
-            own = (keys[pos] == k).astype(np.float64)
+        nov = self.novelty(batch)
+        n = max(len(nov.new_out), int(max(src.max(initial=0), dst.max(initial=0))) + 1)
+        new_out, new_in = nov.new_out, nov.new_in
+        if n > len(new_out):
+            pad = np.zeros(n - len(new_out))
+            new_out, new_in = np.concatenate([new_out, pad]), np.concatenate([new_in, pad])
+        if own:
+            mine = nov.new.astype(np.float64)
+        else:
+            mine = np.zeros(len(src))
+            keys = nov.new_keys
+            if len(keys):
+                k = PairHistory.key(src, dst)
+                pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+                mine = (keys[pos] == k).astype(np.float64)
         out = np.stack(
             [
-                np.log1p(new_out[src] - own),
-                np.log1p(new_in[dst] - own),
+                np.log1p(new_out[src] - mine),
+                np.log1p(new_in[dst] - mine),
                 np.log1p(new_in[src]),
                 np.log1p(new_out[dst]),
             ],
@@ -331,6 +398,7 @@ class GraphHistory:
         """
         if batch.src.size and int(max(batch.src.max(), batch.dst.max())) >= self.num_nodes:
             self.grow(int(max(batch.src.max(), batch.dst.max())) + 1)
+        self._novelty = None
         n = self.num_nodes
         s, d, c = batch.src, batch.dst, batch.cols
         count = c["count"]

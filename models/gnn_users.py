@@ -41,6 +41,8 @@ class EdgeUsers:
     def __init__(self, ptr: np.ndarray, users: np.ndarray) -> None:
         self.ptr = ptr
         self.users = users
+        self._rows: tuple[np.ndarray, ...] | None = None
+        self._rows_of: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def empty(cls, n_edges: int) -> EdgeUsers:
@@ -51,7 +53,11 @@ class EdgeUsers:
     def build(
         cls, src: np.ndarray, dst: np.ndarray, row_src: np.ndarray, row_dst: np.ndarray, user
     ) -> EdgeUsers:
-        """Group (src, dst, user) rows under the window's edges (src[e], dst[e])."""
+        """Group (src, dst, user) rows under the window's edges (src[e], dst[e]).
+
+        The (account, host) rows of every edge (:meth:`edge_rows`) are computed here,
+        when the window is read, for the scoring and the history update to share.
+        """
         keys = PairHistory.key(src, dst)
         if not len(keys):
             return cls.empty(0)
@@ -63,7 +69,9 @@ class EdgeUsers:
         users = np.asarray(user, dtype=np.int64)[ok]
         counts = np.bincount(edge, minlength=len(keys))
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(ptr, users[np.argsort(edge, kind="stable")])
+        out = cls(ptr, users[np.argsort(edge, kind="stable")])
+        out.edge_rows(src, dst)
+        return out
 
     def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query index, account) rows for queries that each name an edge of the window."""
@@ -72,6 +80,20 @@ class EdgeUsers:
         starts = np.repeat(self.ptr[edge_index], counts)
         offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         return q, self.users[starts + offs]
+
+    def edge_rows(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Rows (edge, account, (account, src) key, (account, dst) key, src != dst) of every edge.
+
+        ``src``, ``dst``: the window's edges (the ones the accounts were grouped under).
+        Cached for those arrays.
+        """
+        cached = self._rows_of
+        if self._rows is None or cached is None or cached[0] is not src or cached[1] is not dst:
+            q, u = self.expand(np.arange(len(self.ptr) - 1))
+            s, d = src[q], dst[q]
+            self._rows = (q, u, PairHistory.key(u, s), PairHistory.key(u, d), s != d)
+            self._rows_of = (src, dst)
+        return self._rows
 
 
 class UserHistory:
@@ -90,16 +112,30 @@ class UserHistory:
             self.n_dst = np.concatenate([self.n_dst, np.zeros(extra)])
 
     def features(
-        self, users: EdgeUsers, edge_index: np.ndarray, src: np.ndarray, dst: np.ndarray
+        self,
+        users: EdgeUsers,
+        edge_index: np.ndarray | None,
+        src: np.ndarray,
+        dst: np.ndarray,
     ) -> np.ndarray:
-        """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges."""
+        """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges.
+
+        ``edge_index`` names the edge whose accounts each pair carries; ``None``: the
+        pairs are the window's own edges (``src``, ``dst`` are its arrays), in order.
+        """
         out = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-        q, u = users.expand(edge_index)
+        if edge_index is None:
+            q, u, key_src, key_dst, _ = users.edge_rows(src, dst)
+        else:
+            q, u = users.expand(edge_index)
+            key_src = key_dst = None
         if not len(q):
             return out
         self._grow(int(u.max()) + 1)
-        n_from, _ = self.from_src.lookup(u, src[q])
-        n_to, _ = self.to_dst.lookup(u, dst[q])
+        if key_src is None:
+            key_src, key_dst = PairHistory.key(u, src[q]), PairHistory.key(u, dst[q])
+        n_from, _ = self.from_src.lookup_keys(key_src)
+        n_to, _ = self.to_dst.lookup_keys(key_dst)
         cnt = np.bincount(q, minlength=len(src)).astype(np.float64)
         has = cnt > 0
 
@@ -126,19 +162,17 @@ class UserHistory:
         "Used from a source" counts only edges to another host: a self-loop (local
         logon, logoff) shows where an account *is*, not where it authenticated from.
         """
-        q, u = users.expand(np.arange(len(src)))
+        q, u, key_src, key_dst, moved = users.edge_rows(src, dst)
         if not len(q):
             return
         self._grow(int(u.max()) + 1)
-        moved = src[q] != dst[q]
-        for hist, host, counts, keep in (
-            (self.from_src, src, self.n_src, moved),
-            (self.to_dst, dst, self.n_dst, np.ones_like(moved)),
+        for hist, keys, counts, uu in (
+            (self.from_src, key_src[moved], self.n_src, u[moved]),
+            (self.to_dst, key_dst, self.n_dst, u),
         ):
-            keys = np.unique(PairHistory.key(u[keep], host[q][keep]))
-            uu, hh = keys >> 32, keys & 0xFFFFFFFF
-            new = hist.add(uu, hh, window)
-            np.add.at(counts, uu[new], 1)
+            # A pair repeated in the window counts once (the table flags its first occurrence).
+            new = hist.add_keys(keys, window)
+            counts += np.bincount(uu[new], minlength=len(counts))
 
 
 def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
