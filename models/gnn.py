@@ -36,8 +36,8 @@ from models.gnn_history import (
     HISTORY_FEATURES,
     NODE_FEATURES,
     PAIR_FEATURES,
-    TIME_FEATURES,
 )
+from models.gnn_model import warm_up_network
 from models.gnn_state import ResumeState, export_state, import_state
 from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
 from models.gnn_users import USER_FEATURES
@@ -247,23 +247,8 @@ class GNNDetector:
         """
         gnn_hash.warm_up()
         n = self.state.run.h.shape[0] if self.state is not None else max(len(self.nodes), 2)
-        width = len(PAIR_FEATURES) + len(USER_FEATURES) + len(EDGE_FEATURES)
-        dev = self.device
-        was_training = self.model.training
-        self.model.eval()
-        with torch.no_grad(), cpu_threads(dev, self.threads):
-            h = self.model.initial_state(n, dev)
-            x = torch.zeros(n, len(NODE_FEATURES) + len(HISTORY_FEATURES), device=dev)
-            hist = torch.zeros(n, len(HISTORY_FEATURES), device=dev)
-            tf = torch.zeros(len(TIME_FEATURES), device=dev)
-            for e in edges:
-                idx = torch.arange(e, device=dev) % n
-                ei = torch.stack([idx, idx.flip(0)])
-                h2 = self.model.step(x, ei, torch.ones(e, device=dev), h)
-                pair = torch.zeros(e, width, device=dev)
-                logits = self.model.decode(h2, hist, ei[0], ei[1], pair, tf)
-                (1.0 - torch.sigmoid(logits)).double().cpu()
-        self.model.train(was_training)
+        with cpu_threads(self.device, self.threads):
+            warm_up_network(self.model, n, self.device, edges)
 
     # -- scoring -----------------------------------------------------------------------
     def check_store(self, store: GraphStore) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from models.gnn_context import WindowNovelty, window_context, window_novelty
 from models.gnn_pairs import PairHistory
 
-__all__ = ["PairHistory"]  # re-exported: it used to live here
+__all__ = ["PairHistory", "WindowNovelty"]  # re-exported: PairHistory used to live here
 
 #: Edge-table columns a window batch is built from (see docs/data-format.md).
 BATCH_COLUMNS: tuple[str, ...] = (
@@ -153,27 +154,6 @@ class WindowBatch:
     def size(self) -> int:
         """Number of edges."""
         return int(self.src.shape[0])
-
-
-@dataclass
-class WindowNovelty:
-    """The never-seen pairs of one window (:meth:`GraphHistory.novelty`).
-
-    Attributes:
-        batch: the window.
-        n, last: pair history lookup of its edges (windows seen, last window or -1).
-        new: edges whose pair was never seen, between distinct hosts, shape [E] bool.
-        new_out, new_in: per node, number of such pairs it is the source/destination of.
-        new_keys: their pair keys, sorted.
-    """
-
-    batch: WindowBatch
-    n: np.ndarray
-    last: np.ndarray
-    new: np.ndarray
-    new_out: np.ndarray
-    new_in: np.ndarray
-    new_keys: np.ndarray
 
 
 def _frac(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -331,58 +311,19 @@ class GraphHistory:
         Computed once per window (cached until :meth:`observe` folds a window in).
         """
         cached = self._novelty
-        if cached is not None and cached.batch is batch:
-            return cached
-        n, last = self.pairs.lookup(batch.src, batch.dst)
-        new = (n == 0) & (batch.src != batch.dst)
-        size = max(self.num_nodes, int(max(batch.src.max(initial=0), batch.dst.max(initial=0))) + 1)
-        out = WindowNovelty(
-            batch=batch,
-            n=n,
-            last=last,
-            new=new,
-            new_out=np.bincount(batch.src[new], minlength=size).astype(np.float64),
-            new_in=np.bincount(batch.dst[new], minlength=size).astype(np.float64),
-            new_keys=np.sort(PairHistory.key(batch.src[new], batch.dst[new])),
-        )
-        self._novelty = out
-        return out
+        if cached is None or cached.batch is not batch:
+            cached = self._novelty = window_novelty(self.pairs, batch, self.num_nodes)
+        return cached
 
     def window_context(
-        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, *, own: bool | None = None
+        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, *, own: bool = False
     ) -> np.ndarray:
         """Window-context features of pairs (src, dst) in ``batch``'s window, [B, W] float32.
 
-        Counts the window's never-seen pairs between distinct hosts (with respect to
-        the history before the window), leaving out the pair (src, dst) itself.
-        ``own=True`` says the pairs are the window's own edges, in order (the pair
-        itself is then one of the new pairs exactly when its edge is new).
+        See :func:`models.gnn_context.window_context` (``own``: the pairs are the
+        window's own edges, in order).
         """
-        nov = self.novelty(batch)
-        n = max(len(nov.new_out), int(max(src.max(initial=0), dst.max(initial=0))) + 1)
-        new_out, new_in = nov.new_out, nov.new_in
-        if n > len(new_out):
-            pad = np.zeros(n - len(new_out))
-            new_out, new_in = np.concatenate([new_out, pad]), np.concatenate([new_in, pad])
-        if own:
-            mine = nov.new.astype(np.float64)
-        else:
-            mine = np.zeros(len(src))
-            keys = nov.new_keys
-            if len(keys):
-                k = PairHistory.key(src, dst)
-                pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
-                mine = (keys[pos] == k).astype(np.float64)
-        out = np.stack(
-            [
-                np.log1p(new_out[src] - mine),
-                np.log1p(new_in[dst] - mine),
-                np.log1p(new_in[src]),
-                np.log1p(new_out[dst]),
-            ],
-            axis=1,
-        )
-        return out.astype(np.float32)
+        return window_context(self.novelty(batch), src, dst, own=own)
 
     def _decay_to(self, window: int, per_window: float | None = None) -> float:
         if self.last_window is None:
