@@ -13,6 +13,9 @@ Euler's published figure (129.5 s to train on the full LANL data with 8 CPU
 workers) is printed beside it for reference, not measured here.
 
     python benchmarks/gnn.py --hosts 10000 --users 8000 --activity 1.1 --json out.json
+    # a cold start: a fresh process loads a model saved by the run above and scores
+    python benchmarks/gnn.py --data /tmp/gnn-bench/data --devices cuda \
+        --model /tmp/gnn-bench/gnn-cuda.pt
 """
 
 from __future__ import annotations
@@ -151,7 +154,6 @@ def bench_device(store, split, device_name: str, epochs: int, args, work: Path) 
     """Train, save, load and score on one device."""
     import torch
 
-    from models.evaluate import evaluate
     from models.gnn import GNNDetector
 
     det = GNNDetector(
@@ -183,9 +185,20 @@ def bench_device(store, split, device_name: str, epochs: int, args, work: Path) 
     del det
     if device_name == "cuda":
         torch.cuda.empty_cache()
+    row.update(load_and_score(path, store, split, device_name, args))
+    return row
+
+
+def load_and_score(path: Path, store, split, device_name: str, args) -> dict:
+    """Load a saved model (timed, warm-up included) and time its scoring of later windows."""
+    import torch
+
+    from models.evaluate import evaluate
+    from models.gnn import GNNDetector
+
     t0 = time.perf_counter()
     loaded = GNNDetector.load(path, device=device_name)  # includes warm_up()
-    row["model_load_s"] = time.perf_counter() - t0
+    row = {"model_load_s": time.perf_counter() - t0, "ensemble": loaded.config.ensemble}
     if device_name == "cpu":
         loaded.threads = args.cpu_threads
     # Every window after the training windows (threshold and test windows), in order:
@@ -222,6 +235,11 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/gnn-bench")
     ap.add_argument("--data", default=None, help="use an existing data directory")
     ap.add_argument("--json", default=None, help="write results here")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="no training: load this saved model in this fresh process and time its scoring",
+    )
     args = ap.parse_args()
 
     import torch
@@ -250,8 +268,13 @@ def main() -> None:
         if dev == "cuda" and not torch.cuda.is_available():
             print("CUDA not available: skipping", flush=True)
             continue
-        epochs = args.epochs if dev != "cpu" else args.cpu_epochs
-        rows.append(bench_device(store, split, dev, epochs, args, work))
+        if args.model:
+            row = {"device": dev, "epochs": 0, "fresh_process": True}
+            row.update(load_and_score(Path(args.model), store, split, dev, args))
+            rows.append(row)
+        else:
+            epochs = args.epochs if dev != "cpu" else args.cpu_epochs
+            rows.append(bench_device(store, split, dev, epochs, args, work))
         print(json.dumps(rows[-1]), flush=True)
         if args.json:  # partial results survive a run cut short
             Path(args.json).write_text(json.dumps({"info": info, "rows": rows}, indent=1))
@@ -267,10 +290,13 @@ def main() -> None:
         "warm max ms | peak GPU MiB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    nan = float("nan")
     for r in rows:
         print(
-            f"| {r['device']} | {r['ensemble']} | {r['epochs']} | {r['train_loop_s']:.1f} | "
-            f"{r['prepare_s']:.1f} | {r['per_epoch_s']:.2f} | {r['model_load_s']:.2f} | "
+            f"| {r['device']} | {r['ensemble']} | {r['epochs']} | "
+            f"{r.get('train_loop_s', nan):.1f} | {r.get('prepare_s', nan):.1f} | "
+            f"{r.get('per_epoch_s', nan):.2f} | "
+            f"{r['model_load_s']:.2f} | "
             f"{r['score_ms_median']:.1f}, {r['score_ms_p95']:.1f}, {r['score_ms_max']:.1f} | "
             f"{r['score_ms_first']:.1f} | {r['score_ms_busiest']:.1f} ({r['busiest_edges']}) | "
             f"{r['score_ms_warm_max']:.1f} | {r.get('peak_gpu_mem_mib', float('nan')):.0f} |"
@@ -281,7 +307,7 @@ def main() -> None:
             f"{r['device']}: {r['scored_windows']} windows scored after load (from window "
             f"{r['first_window']}), {r['edges_per_window']:.0f} edges each on average; "
             f"reading them {r['read_s_total']:.1f} s (first chunk of 256 windows "
-            f"{r['read_ms_first_chunk']:.0f} ms); fit with loading {r['fit_s']:.1f} s"
+            f"{r['read_ms_first_chunk']:.0f} ms); fit with loading {r.get('fit_s', nan):.1f} s"
         )
     if args.json:
         Path(args.json).write_text(json.dumps({"info": info, "rows": rows}, indent=1))
