@@ -19,6 +19,7 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
+from ingest import lanl_aggregate as A
 from ingest import lanl_kernel as K
 from ingest import lanl_tables as T
 from ingest.graph_edges import AUTH_MIX, EDGE_COLUMNS_NO_IDS, LOGON_MIX, ORIENTATION_MIX
@@ -120,8 +121,11 @@ class Engine:
         self.e_tab = np.full(1 << 16, -1, np.int64)
         self.acc = np.zeros((1 << 15, T.N_ACC), np.int64)
         self.uset = np.full(1 << 16, -1, np.int64)
+        self._spare = np.empty_like(self.uset)  # compact() rebuilds the user set here
+        self._remap = np.empty(1 << 15, np.int64)
         self.rt_times = rt_times
         self.cand = np.zeros((1 << 10, 5), np.int64)
+        self.ring = np.zeros((A.RING, 4), np.int64)  # aggregate's pipeline scratch
 
     @property
     def n_hosts(self) -> int:
@@ -215,6 +219,7 @@ class Engine:
                 self.cand,
                 p.umap,
                 p.hmap,
+                self.ring,
             )
             if status == T.DONE:
                 return
@@ -235,25 +240,32 @@ class Engine:
         n = int(self.st2[T.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
-        acc = self.acc[idx]  # a copy
+        cols = np.empty((T.N_ACC, len(idx)), np.int64)  # a copy, one row per counter
+        T.gather_transposed(self.acc, idx, cols)
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
             self.st2[T.S_NEDGES] = self.st2[T.S_NUSET] = 0
         else:
-            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset)
+            if len(self._spare) != len(self.uset):
+                self._spare = np.empty_like(self.uset)
+            if len(self._remap) < n:
+                self._remap = np.empty(2 * n, np.int64)
+            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset, self._spare, self._remap)
+            self.uset, self._spare = self._spare, self.uset
             self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
-        return partial(edge_frame, acc, hosts)
+        return partial(edge_frame, cols, hosts)
 
 
-def edge_frame(acc: np.ndarray, hosts: pl.Series) -> pl.DataFrame:
-    """Edge table (no node ids) of counter rows ``acc``; ``hosts`` decodes host ids."""
+def edge_frame(cols: np.ndarray, hosts: pl.Series) -> pl.DataFrame:
+    """Edge table (no node ids) of counter rows, given transposed (``cols[c]`` = counter
+    column ``c``); ``hosts`` decodes host ids."""
     frame = pl.DataFrame(
         {
-            "window": acc[:, T.A_WIN],
-            "src_host": hosts.gather(acc[:, T.A_SRC]),
-            "dst_host": hosts.gather(acc[:, T.A_DST]),
-            **{c: acc[:, T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+            "window": cols[T.A_WIN],
+            "src_host": hosts.gather(cols[T.A_SRC]),
+            "dst_host": hosts.gather(cols[T.A_DST]),
+            **{c: cols[T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
         }
     )
     frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label"))

@@ -16,10 +16,12 @@ Polars path when events are requested.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,22 @@ from ingest.lanl_read import (
 )
 
 __all__ = ["FastResult", "UnsortedInput", "ingest_lanl_fast"]
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored afterwards).
+
+    The pass makes few objects, all freed by reference counting, yet the
+    collector's generation scans took about 3% of its CPU time (perf).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _pow2(n: int) -> int:
@@ -270,9 +288,12 @@ def ingest_lanl_fast(
     if threads is None:
         threads = max(2, min(4, os.cpu_count() or 2))
     restarted = False
-    with DatasetWriter(
-        out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=False
-    ) as writer:
+    with (
+        _no_cyclic_gc(),
+        DatasetWriter(
+            out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=False
+        ) as writer,
+    ):
         kw = dict(
             rt=rt,
             window_seconds=window_seconds,
