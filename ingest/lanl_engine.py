@@ -10,6 +10,7 @@ owned here and grown when a kernel asks.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -119,10 +120,11 @@ class Engine:
         self.st2 = np.zeros(T.STATE_SIZE, np.int64)  # aggregate stage
         self.st2[T.S_WMAX] = -1
         self.e_tab = np.full(1 << 16, -1, np.int64)
-        self.acc = np.zeros((1 << 15, T.N_ACC), np.int64)
+        self.acc = T.aligned_rows(1 << 15)
         self.uset = np.full(1 << 16, -1, np.int64)
         self._spare = np.empty_like(self.uset)  # compact() rebuilds the user set here
         self._remap = np.empty(1 << 15, np.int64)
+        self._col_bufs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()  # take()'s copies
         self.rt_times = rt_times
         self.cand = np.zeros((1 << 10, 5), np.int64)
         self.ring = np.zeros((A.RING, 4), np.int64)  # aggregate's pipeline scratch
@@ -187,7 +189,7 @@ class Engine:
         if status == T.GROW_EDGES:
             n = int(self.st2[T.S_NEDGES])
             size = 4 * self.acc.shape[0]
-            acc = np.empty((size, T.N_ACC), np.int64)
+            acc = T.aligned_rows(size)
             acc[:n] = self.acc[:n]
             self.acc = acc
             self.e_tab = np.full(2 * size, -1, np.int64)
@@ -214,6 +216,7 @@ class Engine:
                 *part.ev,
                 self.e_tab,
                 self.acc,
+                self.acc.view(np.int32),
                 self.uset,
                 self.rt_times,
                 self.cand,
@@ -231,17 +234,25 @@ class Engine:
         """Give a consumed part's event arrays back to its parser for reuse."""
         part.parser.spare.append(part.ev)
 
-    def take(self, keep_mask: np.ndarray) -> Callable[[], pl.DataFrame]:
+    def take(self, keep_mask: np.ndarray) -> tuple[Callable[[], pl.DataFrame], Callable[[], None]]:
         """Cut the slots not in ``keep_mask`` out (the kept ones are compacted).
 
-        Returns a function that builds their edge frame from copies, so it can run
-        on another thread while this engine goes on.
+        Returns ``(build, release)``: ``build()`` makes their edge frame from a copy,
+        so it can run on another thread while this engine goes on, and
+        ``release()`` hands the copy's buffer back for reuse once the frame is
+        written (fresh buffers cost a page fault per 4 KiB).
         """
         n = int(self.st2[T.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
-        cols = np.empty((T.N_ACC, len(idx)), np.int64)  # a copy, one row per counter
-        T.gather_transposed(self.acc, idx, cols)
+        try:
+            buf = self._col_bufs.get_nowait()
+        except queue.Empty:
+            buf = None
+        if buf is None or buf.shape[1] < len(idx):
+            buf = np.empty((3 + T.OUT_COUNTERS, max(len(idx), 1 << 16)), np.int64)
+        cols = buf[:, : len(idx)]  # a copy, by column
+        T.gather_columns(self.acc, self.acc.view(np.int32), idx, cols)
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
@@ -254,18 +265,18 @@ class Engine:
             m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset, self._spare, self._remap)
             self.uset, self._spare = self._spare, self.uset
             self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
-        return partial(edge_frame, cols, hosts)
+        return partial(edge_frame, cols, hosts), partial(self._col_bufs.put, buf)
 
 
 def edge_frame(cols: np.ndarray, hosts: pl.Series) -> pl.DataFrame:
-    """Edge table (no node ids) of counter rows, given transposed (``cols[c]`` = counter
-    column ``c``); ``hosts`` decodes host ids."""
+    """Edge table (no node ids) of :func:`ingest.lanl_tables.gather_columns`' ``cols``
+    (window, src id, dst id, then ``ACC_COLUMNS``); ``hosts`` decodes host ids."""
     frame = pl.DataFrame(
         {
-            "window": cols[T.A_WIN],
-            "src_host": hosts.gather(cols[T.A_SRC]),
-            "dst_host": hosts.gather(cols[T.A_DST]),
-            **{c: cols[T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+            "window": cols[0],
+            "src_host": hosts.gather(cols[1]),
+            "dst_host": hosts.gather(cols[2]),
+            **{c: cols[3 + j] for j, c in enumerate(ACC_COLUMNS)},
         }
     )
     frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label"))

@@ -101,7 +101,7 @@ def _label(eng: Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -
         return 0, -1
     matched.update(hits["rt_id"].to_list())
     rows = np.unique(hits["_i"].to_numpy())
-    np.add.at(eng.acc[:, T.A_LABELED], cand[rows, 4], 1)
+    np.add.at(eng.acc.view(np.int32)[:, T.C_LABELED], cand[rows, 4], 1)
     return len(rows), int(cand[rows, 0].min())
 
 
@@ -129,7 +129,7 @@ class _Totals:
 def _consume(
     eng: Engine,
     p: Parsed,
-    emit: Callable[[Callable[[], pl.DataFrame]], None],
+    emit: Callable[[tuple[Callable[[], pl.DataFrame], Callable[[], None]]], None],
     tot: _Totals,
     rt: pl.DataFrame | None,
     user_aware: bool,
@@ -193,9 +193,15 @@ def _run(
     eng = Engine(params, rt_times, threads)
     pending: deque[Future] = deque()
 
-    def emit(build: Callable[[], pl.DataFrame]) -> None:
+    def emit(flush: tuple[Callable[[], pl.DataFrame], Callable[[], None]]) -> None:
         """Build and write finished windows on the writer thread (two at most in flight)."""
-        pending.append(wpool.submit(lambda: writer._emit_edges(build())))
+        build, release = flush
+
+        def write() -> None:
+            writer._emit_edges(build())
+            release()
+
+        pending.append(wpool.submit(write))
         while len(pending) > 2:
             pending.popleft().result()
 

@@ -34,18 +34,36 @@ GROW_LONGS = 9
 #: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
 N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
 
-# -- edge counter columns (acc[slot, col]) -------------------------------------------------
-# The key sits in the same row as the counters: one cache line serves lookup and update.
-A_WIN, A_SRC, A_DST = 0, 1, 2
-A_COUNT, A_USERS, A_FAIL = 3, 4, 5
-A_AUTH = 6  # 3 named + other: 6..9
-A_LOGON = 10  # 5 named + other: 10..15
-A_ORIENT = 16  # 5 named: 16..20
-A_FIRST, A_LAST, A_LABELED = 21, 22, 23
+# -- edge counter rows ----------------------------------------------------------------------
+# One row per (window, src_host, dst_host) slot: 16 int64 words = 128 bytes, two cache
+# lines on a 64-byte-aligned table (:func:`aligned_rows`), so adding an event touches
+# at most two lines. Words 0-7 are int64 (``acc[slot, A_*]``); words 7-15 also hold
+# int32 counters, addressed through the int32 view ``acc32 = acc.view(np.int32)``
+# (``acc32[slot, C_*]``, two per word).
+A_WIN, A_SD = 0, 1  # window; src host id << 32 | dst host id
+A_COUNT = 2
 # The slot's first two users (-1: none yet): repeats of them skip the user set, which
 # then holds only third and later users (few), so it stays small and cheap to rebuild.
-A_USER1, A_USER2 = 24, 25
-N_ACC = 26
+A_USER1, A_USER2 = 3, 4
+A_FIRST, A_LAST = 5, 6
+N_ACC = 16
+C_USERS, C_LABELED = 14, 15  # in word 7
+C_FAIL = 16  # line 2: failures, then the mix
+C_AUTH = 17  # 3 named + other: 17..20
+C_LOGON = 21  # 5 named + other: 21..26
+C_ORIENT = 27  # 5 named: 27..31
+#: Columns of :func:`gather_columns`: window, src id, dst id, then these counters.
+OUT_COUNTERS = 21
+HOST_BITS = 32
+HOST_MASK = (1 << HOST_BITS) - 1
+
+
+def aligned_rows(n: int) -> np.ndarray:
+    """A zeroed ``(n, N_ACC)`` int64 counter table whose rows start on 64-byte lines."""
+    raw = np.zeros(n * N_ACC + 8, np.int64)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip : skip + n * N_ACC].reshape(n, N_ACC)
+
 
 _FNV_OFFSET = -3750763034362895579  # 14695981039346656037 as int64
 _FNV_PRIME = 1099511628211
@@ -238,7 +256,8 @@ def rehash_edges(tab, acc, n):
     """Refill an (empty, -1) edge table from the keys of slots ``0..n-1``."""
     mask = len(tab) - 1
     for k in range(n):
-        h = edge_hash(acc[k, A_WIN], acc[k, A_SRC], acc[k, A_DST])
+        sd = acc[k, A_SD]
+        h = edge_hash(acc[k, A_WIN], sd >> HOST_BITS, sd & HOST_MASK)
         i = h & mask
         while tab[i] >= 0:
             i = (i + 1) & mask
@@ -297,12 +316,23 @@ def compact(keep, tab, acc, uset, spare, remap):
 
 
 @jit
-def gather_transposed(acc, idx, out):
-    """``out[c, j] = acc[idx[j], c]``: the rows ``idx`` as columns, in one pass."""
+def gather_columns(acc, acc32, idx, out):
+    """The rows ``idx`` as columns: ``out[0:3, j]`` = window, src id, dst id and
+    ``out[3 + c, j]`` = counter ``c`` of ``ACC_COLUMNS`` (count, users, failures,
+    auth, logon and orientation mix, first and last time, labelled events)."""
     for j in range(len(idx)):
         r = idx[j]
-        for c in range(acc.shape[1]):
-            out[c, j] = acc[r, c]
+        sd = acc[r, A_SD]
+        out[0, j] = acc[r, A_WIN]
+        out[1, j] = sd >> HOST_BITS
+        out[2, j] = sd & HOST_MASK
+        out[3, j] = acc[r, A_COUNT]
+        out[4, j] = acc32[r, C_USERS]
+        for c in range(C_FAIL, C_ORIENT + 5):  # failures, then the mix columns
+            out[5 + c - C_FAIL, j] = acc32[r, c]
+        out[21, j] = acc[r, A_FIRST]
+        out[22, j] = acc[r, A_LAST]
+        out[23, j] = acc32[r, C_LABELED]
 
 
 @inline
