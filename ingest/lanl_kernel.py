@@ -99,10 +99,9 @@ _AHEAD = 8
 
 
 @inline
-def _intern_batch(
-    buf, k0, k1, b_h, b_w0, b_w1, b_a, b_n, f, ids, tab, offs, lens, store, state, slot
-):
+def _intern_batch(buf, k0, k1, scratch, f, ids, tab, offs, lens, store, state, slot):
     """``ids[k0 + j]`` = the id of name field ``f`` of batch event ``j`` (see :func:`parse`)."""
+    b_h, b_w0, b_w1, b_a, b_n = scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
     mask = tab.shape[0] - 1
     width = tab.shape[1]
     nb = k1 - k0
@@ -115,19 +114,9 @@ def _intern_batch(
             ids[k0 + j] = -1
         elif m >= 0:
             a = b_a[f, j]
+            h, w0, w1 = b_h[f, j], b_w0[f, j], b_w1[f, j]
             ids[k0 + j] = intern_hashed(
-                buf,
-                a,
-                a + m,
-                b_h[f, j],
-                b_w0[f, j],
-                b_w1[f, j],
-                tab,
-                offs,
-                lens,
-                store,
-                state,
-                slot,
+                buf, a, a + m, h, w0, w1, tab, offs, lens, store, state, slot
             )
 
 
@@ -288,60 +277,9 @@ def parse(
                 orn = N_ORIENT
             ev_mix[k] = fail | (au << 1) | (lg << 3) | (orn << 6)
             k += 1
-        _intern_batch(
-            buf,
-            k0,
-            k,
-            b_h,
-            b_w0,
-            b_w1,
-            b_a,
-            b_n,
-            0,
-            ev_u,
-            u_tab,
-            u_offs,
-            u_lens,
-            store,
-            state,
-            S_NUSERS,
-        )
-        _intern_batch(
-            buf,
-            k0,
-            k,
-            b_h,
-            b_w0,
-            b_w1,
-            b_a,
-            b_n,
-            1,
-            ev_src,
-            h_tab,
-            h_offs,
-            h_lens,
-            store,
-            state,
-            S_NHOSTS,
-        )
-        _intern_batch(
-            buf,
-            k0,
-            k,
-            b_h,
-            b_w0,
-            b_w1,
-            b_a,
-            b_n,
-            2,
-            ev_dst,
-            h_tab,
-            h_offs,
-            h_lens,
-            store,
-            state,
-            S_NHOSTS,
-        )
+        _intern_batch(buf, k0, k, scratch, 0, ev_u, u_tab, u_offs, u_lens, store, state, S_NUSERS)
+        _intern_batch(buf, k0, k, scratch, 1, ev_src, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        _intern_batch(buf, k0, k, scratch, 2, ev_dst, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
         for j in range(k - k0):
             if b_n[2, j] == -2:
                 ev_dst[k0 + j] = ev_src[k0 + j]
