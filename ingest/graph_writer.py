@@ -278,10 +278,14 @@ class DatasetWriter:
         self._emit_edges(edges)
 
     def _emit_edges(self, edges: pl.DataFrame) -> None:
+        """Write finished windows' edges; node ids are attached unless ``src``/``dst``
+        are there already (the fast LANL path maps them from its host ids itself)."""
         if edges.height == 0:
             return
-        self._nodes.update(edges)
-        edges = self._nodes.attach(edges).select(EDGE_COLUMNS)
+        if "src" not in edges.columns:
+            self._nodes.update(edges)
+            edges = self._nodes.attach(edges)
+        edges = edges.select(EDGE_COLUMNS)
         path = self._edges_dir / f"part-{self._n_edge_parts:05d}.parquet"
         edges.write_parquet(path, compression="zstd", compression_level=1)
         self._n_edge_parts += 1

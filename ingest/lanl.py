@@ -35,6 +35,7 @@ from ingest.lanl_read import (
     auth_files,
     iter_chunks,
     natural_key,
+    no_cyclic_gc,
     prefetch_chunks,
 )
 
@@ -312,8 +313,6 @@ def _ingest_fast(
 ) -> IngestResult:
     from time import perf_counter
 
-    from ingest.lanl_fast import ingest_lanl_fast
-
     def counts(bad: BadLines, matched: set[int]) -> dict:
         return {
             "bad_lines": bad.count,
@@ -323,7 +322,10 @@ def _ingest_fast(
             "user_aware": user_aware,
         }
 
-    res = ingest_lanl_fast(auth, out, rt=rt, user_aware=user_aware, extra_counts=counts, **kw)
+    with no_cyclic_gc():  # numba's import included
+        from ingest.lanl_fast import ingest_lanl_fast
+
+        res = ingest_lanl_fast(auth, out, rt=rt, user_aware=user_aware, extra_counts=counts, **kw)
     meta = res.meta
     return IngestResult(
         events=meta["events"],

@@ -10,6 +10,7 @@ owned here and grown when a kernel asks.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
+from ingest import lanl_aggregate as A
 from ingest import lanl_kernel as K
 from ingest import lanl_tables as T
-from ingest.graph_edges import AUTH_MIX, EDGE_COLUMNS_NO_IDS, LOGON_MIX, ORIENTATION_MIX
+from ingest.graph_edges import AUTH_MIX, EDGE_COLUMNS, LOGON_MIX, ORIENTATION_MIX
 from ingest.lanl_parser import Parser, Part, Strings, vocabulary
 from ingest.lanl_read import MAX_EXAMPLES, Chunk
+from ingest.nodes import NodeIndex
 
 ACC_COLUMNS = (
     "count",
@@ -107,8 +110,11 @@ def _combine(chunk: Chunk, done: int, parts: list[Part]) -> Parsed:
 class Engine:
     """Tables and counters of one pass over the input: two parsers, then aggregation."""
 
-    def __init__(self, params: np.ndarray, rt_times: np.ndarray, threads: int = 2) -> None:
+    def __init__(
+        self, params: np.ndarray, rt_times: np.ndarray, nodes: NodeIndex, threads: int = 2
+    ) -> None:
         self.params = params
+        self.node_ids = NodeIds(nodes)  # the writer's node index, as an array
         vocab, words = vocabulary([*CATEGORIES, "Success", "Fail"])
         self.parsers = [Parser(params, vocab, words) for _ in range(max(1, threads))]
         # global ids: users, hosts and their bytes (S_NUSERS, S_NHOSTS, S_STORE of gst)
@@ -118,10 +124,14 @@ class Engine:
         self.st2 = np.zeros(T.STATE_SIZE, np.int64)  # aggregate stage
         self.st2[T.S_WMAX] = -1
         self.e_tab = np.full(1 << 16, -1, np.int64)
-        self.acc = np.zeros((1 << 15, T.N_ACC), np.int64)
+        self.acc = T.aligned_rows(1 << 15)
         self.uset = np.full(1 << 16, -1, np.int64)
+        self._spare = np.empty_like(self.uset)  # compact() rebuilds the user set here
+        self._remap = np.empty(1 << 15, np.int64)
+        self._col_bufs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()  # take()'s copies
         self.rt_times = rt_times
         self.cand = np.zeros((1 << 10, 5), np.int64)
+        self.ring = np.zeros((A.RING, 4), np.int64)  # aggregate's pipeline scratch
 
     @property
     def n_hosts(self) -> int:
@@ -183,7 +193,7 @@ class Engine:
         if status == T.GROW_EDGES:
             n = int(self.st2[T.S_NEDGES])
             size = 4 * self.acc.shape[0]
-            acc = np.empty((size, T.N_ACC), np.int64)
+            acc = T.aligned_rows(size)
             acc[:n] = self.acc[:n]
             self.acc = acc
             self.e_tab = np.full(2 * size, -1, np.int64)
@@ -210,11 +220,13 @@ class Engine:
                 *part.ev,
                 self.e_tab,
                 self.acc,
+                self.acc.view(np.int32),
                 self.uset,
                 self.rt_times,
                 self.cand,
                 p.umap,
                 p.hmap,
+                self.ring,
             )
             if status == T.DONE:
                 return
@@ -226,35 +238,98 @@ class Engine:
         """Give a consumed part's event arrays back to its parser for reuse."""
         part.parser.spare.append(part.ev)
 
-    def take(self, keep_mask: np.ndarray) -> Callable[[], pl.DataFrame]:
+    def take(self, keep_mask: np.ndarray) -> tuple[Callable[[], pl.DataFrame], Callable[[], None]]:
         """Cut the slots not in ``keep_mask`` out (the kept ones are compacted).
 
-        Returns a function that builds their edge frame from copies, so it can run
-        on another thread while this engine goes on.
+        Returns ``(build, release)``: ``build()`` makes their edge frame from a copy,
+        so it can run on another thread while this engine goes on, and
+        ``release()`` hands the copy's buffer back for reuse once the frame is
+        written (fresh buffers cost a page fault per 4 KiB).
         """
         n = int(self.st2[T.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
-        acc = self.acc[idx]  # a copy
+        try:
+            buf = self._col_bufs.get_nowait()
+        except queue.Empty:
+            buf = None
+        if buf is None or buf.shape[1] < len(idx):
+            buf = np.empty((3 + T.OUT_COUNTERS, max(len(idx), 1 << 16)), np.int64)
+        cols = buf[:, : len(idx)]  # a copy, by column
+        T.gather_columns(self.acc, self.acc.view(np.int32), idx, cols)
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
             self.st2[T.S_NEDGES] = self.st2[T.S_NUSET] = 0
         else:
-            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset)
+            if len(self._spare) != len(self.uset):
+                self._spare = np.empty_like(self.uset)
+            if len(self._remap) < n:
+                self._remap = np.empty(2 * n, np.int64)
+            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset, self._spare, self._remap)
+            self.uset, self._spare = self._spare, self.uset
             self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
-        return partial(edge_frame, acc, hosts)
+        return partial(edge_frame, cols, hosts, self.node_ids), partial(self._col_bufs.put, buf)
 
 
-def edge_frame(acc: np.ndarray, hosts: pl.Series) -> pl.DataFrame:
-    """Edge table (no node ids) of counter rows ``acc``; ``hosts`` decodes host ids."""
+class NodeIds:
+    """Host id -> node id of a :class:`ingest.nodes.NodeIndex`, kept as an array.
+
+    The writer's index gives node ids by host name (a string cast per edge end);
+    here each host's id is looked up once, when it first appears, and later edges
+    are mapped with one array gather. Used on the writer thread only.
+    """
+
+    def __init__(self, nodes: NodeIndex) -> None:
+        self.nodes = nodes
+        self.node_of = np.full(1 << 12, -1, np.int64)
+
+    def map(self, window: np.ndarray, src: np.ndarray, dst: np.ndarray, hosts: pl.Series):
+        """Node ids of the edges' ends (host ids ``src``, ``dst``), adding new hosts
+        to the index exactly as :meth:`NodeIndex.update` orders them."""
+        if len(hosts) > len(self.node_of):
+            grown = np.full(2 * len(hosts), -1, np.int64)
+            grown[: len(self.node_of)] = self.node_of
+            self.node_of = grown
+        node_of = self.node_of
+        fresh = (node_of[src] < 0) | (node_of[dst] < 0)
+        if fresh.any():
+            ends = np.unique(np.concatenate([src[fresh], dst[fresh]]))
+            ends = ends[node_of[ends] < 0]
+            names = hosts.gather(ends)
+            ids = self.nodes.ids(names)  # known to an index this one extends
+            if ids.null_count():
+                self.nodes.update(
+                    pl.DataFrame(
+                        {
+                            "window": window[fresh],
+                            "src_host": hosts.gather(src[fresh]),
+                            "dst_host": hosts.gather(dst[fresh]),
+                        }
+                    )
+                )
+                ids = self.nodes.ids(names)
+            node_of[ends] = ids.to_numpy()
+        return node_of[src], node_of[dst]
+
+
+def edge_frame(cols: np.ndarray, hosts: pl.Series, node_ids: NodeIds) -> pl.DataFrame:
+    """Edge table of :func:`ingest.lanl_tables.gather_columns`' ``cols`` (window, src
+    id, dst id, then ``ACC_COLUMNS``); ``hosts`` decodes host ids, ``node_ids`` gives
+    the node ids."""
+    src, dst = node_ids.map(cols[0], cols[1], cols[2], hosts)
     frame = pl.DataFrame(
         {
-            "window": acc[:, T.A_WIN],
-            "src_host": hosts.gather(acc[:, T.A_SRC]),
-            "dst_host": hosts.gather(acc[:, T.A_DST]),
-            **{c: acc[:, T.A_COUNT + j] for j, c in enumerate(ACC_COLUMNS)},
+            "window": cols[0],
+            "src_host": hosts.gather(cols[1]),
+            "dst_host": hosts.gather(cols[2]),
+            "src": src,
+            "dst": dst,
+            **{c: cols[3 + j] for j, c in enumerate(ACC_COLUMNS)},
         }
     )
-    frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label"))
-    return frame.select(EDGE_COLUMNS_NO_IDS).sort("window")
+    frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(EDGE_COLUMNS)
+    window = cols[0]
+    if len(window) > 1 and (window[1:] < window[:-1]).any():  # slot order is time order
+        frame = frame.sort("window")  # unless the input was not sorted
+    return frame

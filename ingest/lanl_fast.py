@@ -83,7 +83,7 @@ def _label(eng: Engine, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -
         return 0, -1
     matched.update(hits["rt_id"].to_list())
     rows = np.unique(hits["_i"].to_numpy())
-    np.add.at(eng.acc[:, T.A_LABELED], cand[rows, 4], 1)
+    np.add.at(eng.acc.view(np.int32)[:, T.C_LABELED], cand[rows, 4], 1)
     return len(rows), int(cand[rows, 0].min())
 
 
@@ -111,7 +111,7 @@ class _Totals:
 def _consume(
     eng: Engine,
     p: Parsed,
-    emit: Callable[[Callable[[], pl.DataFrame]], None],
+    emit: Callable[[tuple[Callable[[], pl.DataFrame], Callable[[], None]]], None],
     tot: _Totals,
     rt: pl.DataFrame | None,
     user_aware: bool,
@@ -172,12 +172,18 @@ def _run(
         rt_times = np.full(_pow2(4 * len(times)), -1, np.int64)
         T.rehash_keys(rt_times, times.astype(np.int64))
         params[T.P_NRT] = len(times)
-    eng = Engine(params, rt_times, threads)
+    eng = Engine(params, rt_times, writer._nodes, threads)
     pending: deque[Future] = deque()
 
-    def emit(build: Callable[[], pl.DataFrame]) -> None:
+    def emit(flush: tuple[Callable[[], pl.DataFrame], Callable[[], None]]) -> None:
         """Build and write finished windows on the writer thread (two at most in flight)."""
-        pending.append(wpool.submit(lambda: writer._emit_edges(build())))
+        build, release = flush
+
+        def write() -> None:
+            writer._emit_edges(build())
+            release()
+
+        pending.append(wpool.submit(write))
         while len(pending) > 2:
             pending.popleft().result()
 

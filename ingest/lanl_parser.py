@@ -103,6 +103,7 @@ class Parser:
         self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
         self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
         self.longs = np.zeros((1 << 12, 4), np.int64)  # deferred long strings
+        self.scratch = K.scratch_space()
         self.spare: list[tuple[np.ndarray, ...]] = []  # event arrays free for reuse
         # local id -> global id (filled by the driver, Engine.map_ids)
         self.umap = np.zeros(1 << 11, np.int64)
@@ -163,6 +164,7 @@ class Parser:
                 self.bad_rows,
                 self.bad_reasons,
                 self.longs,
+                self.scratch,
             )
             if status == T.DONE:
                 break

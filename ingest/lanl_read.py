@@ -9,11 +9,13 @@ read through :func:`prefetch_chunks`.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import mmap
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -51,6 +53,22 @@ class BadLines:
         """Count ``n`` lines for ``reason``."""
         self.count += n
         self.reasons[reason] = self.reasons.get(reason, 0) + n
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored afterwards).
+
+    The fast LANL pass (imports included) makes few objects that reference counting
+    does not free, yet the collector's scans took about 3% of its CPU time (perf).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def natural_key(name: str) -> list[object]:

@@ -34,25 +34,49 @@ GROW_LONGS = 9
 #: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
 N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
 
-# -- edge counter columns (acc[slot, col]) -------------------------------------------------
-# The key sits in the same row as the counters: one cache line serves lookup and update.
-A_WIN, A_SRC, A_DST = 0, 1, 2
-A_COUNT, A_USERS, A_FAIL = 3, 4, 5
-A_AUTH = 6  # 3 named + other: 6..9
-A_LOGON = 10  # 5 named + other: 10..15
-A_ORIENT = 16  # 5 named: 16..20
-A_FIRST, A_LAST, A_LABELED = 21, 22, 23
-A_USER1 = 24  # the slot's first user (skips the user set for repeats)
-N_ACC = 25
+# -- edge counter rows ----------------------------------------------------------------------
+# One row per (window, src_host, dst_host) slot: 16 int64 words = 128 bytes, two cache
+# lines on a 64-byte-aligned table (:func:`aligned_rows`), so adding an event touches
+# at most two lines. Words 0-7 are int64 (``acc[slot, A_*]``); words 7-15 also hold
+# int32 counters, addressed through the int32 view ``acc32 = acc.view(np.int32)``
+# (``acc32[slot, C_*]``, two per word).
+A_WIN, A_SD = 0, 1  # window; src host id << 32 | dst host id
+A_COUNT = 2
+# The slot's first two users (-1: none yet): repeats of them skip the user set, which
+# then holds only third and later users (few), so it stays small and cheap to rebuild.
+A_USER1, A_USER2 = 3, 4
+A_FIRST, A_LAST = 5, 6
+N_ACC = 16
+C_USERS, C_LABELED = 14, 15  # in word 7
+C_FAIL = 16  # line 2: failures, then the mix
+C_AUTH = 17  # 3 named + other: 17..20
+C_LOGON = 21  # 5 named + other: 21..26
+C_ORIENT = 27  # 5 named: 27..31
+#: Columns of :func:`gather_columns`: window, src id, dst id, then these counters.
+OUT_COUNTERS = 21
+HOST_BITS = 32
+HOST_MASK = (1 << HOST_BITS) - 1
+
+
+def aligned_rows(n: int) -> np.ndarray:
+    """A zeroed ``(n, N_ACC)`` int64 counter table whose rows start on 64-byte lines."""
+    raw = np.zeros(n * N_ACC + 8, np.int64)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip : skip + n * N_ACC].reshape(n, N_ACC)
+
 
 _FNV_OFFSET = -3750763034362895579  # 14695981039346656037 as int64
 _FNV_PRIME = 1099511628211
 _GOLDEN = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64
 
-jit = numba.njit(cache=True, nogil=True)
-# Helpers called per field are inlined at the IR level: a plain call passes every
-# array with reference counting, which cost more than the work itself.
-inline = numba.njit(cache=True, nogil=True, inline="always")
+# The kernels are compiled without numba's runtime (``_nrt=False``): with it, every
+# array handed to a helper (even one inlined at the IR level) is reference-counted
+# with atomic instructions, and in the per-line loops those counts took about 85%
+# of the time (measured with perf on the parse loop; the two parse threads also
+# fought over the shared buffer's counter). Without it a kernel cannot allocate:
+# the driver passes every array in, scratch space included.
+jit = numba.njit(cache=True, nogil=True, _nrt=False)
+inline = numba.njit(cache=True, nogil=True, inline="always", _nrt=False)
 
 
 @inline
@@ -124,8 +148,21 @@ def intern_short(buf, a, b, w0, w1, tab, offs, lens, store, state, count_slot):
     over bytes and of calls: either, even untaken, made the caller's hot loop
     measurably slower (about 30-40 ns per lookup with numba 0.68).
     """
+    return intern_hashed(
+        buf, a, b, short_hash(w0, w1, b - a), w0, w1, tab, offs, lens, store, state, count_slot
+    )
+
+
+@inline
+def short_hash(w0, w1, n):
+    """Hash of a string of at most 16 bytes from its packed bytes and length."""
+    return mix(w0 * _GOLDEN + w1 * 1000003 + n)
+
+
+@inline
+def intern_hashed(buf, a, b, h, w0, w1, tab, offs, lens, store, state, count_slot):
+    """:func:`intern_short` with the string's :func:`short_hash` ``h`` already computed."""
     n = b - a
-    h = mix(w0 * _GOLDEN + w1 * 1000003 + n)
     tag = (h & -64) | n
     mask = tab.shape[0] - 1
     i = (h >> 6) & mask
@@ -193,7 +230,8 @@ def rehash_strings(new, old):
             i = (old[r, 1] >> 6) & mask
             while new[i, 0] >= 0:
                 i = (i + 1) & mask
-            new[i, :] = old[r, :]
+            for c in range(old.shape[1]):  # element copy: a slice copy allocates
+                new[i, c] = old[r, c]
 
 
 @inline
@@ -201,15 +239,29 @@ def edge_hash(w, s, d):
     return mix(w * _GOLDEN + s * 1000003 + d * 998244353 + 12345)
 
 
+# An edge-table entry is ``tag << 32 | slot`` (-1 when empty): the tag (31 high bits
+# of the key's hash) tells most non-matching entries apart without reading their
+# counter row, which is far away in memory.
+SLOT_MASK = 0xFFFFFFFF
+
+
+@inline
+def edge_tag(h):
+    """The tag bits of an entry of the key with hash ``h``."""
+    return ((h >> 33) & 0x7FFFFFFF) << 32
+
+
 @jit
 def rehash_edges(tab, acc, n):
     """Refill an (empty, -1) edge table from the keys of slots ``0..n-1``."""
     mask = len(tab) - 1
     for k in range(n):
-        i = edge_hash(acc[k, A_WIN], acc[k, A_SRC], acc[k, A_DST]) & mask
+        sd = acc[k, A_SD]
+        h = edge_hash(acc[k, A_WIN], sd >> HOST_BITS, sd & HOST_MASK)
+        i = h & mask
         while tab[i] >= 0:
             i = (i + 1) & mask
-        tab[i] = k
+        tab[i] = edge_tag(h) | k
 
 
 @jit
@@ -228,37 +280,59 @@ def rehash_keys(new, old):
 
 
 @jit
-def compact(keep, tab, acc, uset):
+def compact(keep, tab, acc, uset, spare, remap):
     """Keep the slots where ``keep`` is true, renumbered densely; rebuild both tables.
 
-    Returns the new slot count and the new user-set size.
+    The user set is rebuilt from ``uset`` into ``spare`` (same size; the caller
+    swaps them); ``remap`` is scratch of at least ``len(keep)`` entries. Returns
+    the new slot count and the new user-set size.
     """
     n = len(keep)
-    remap = np.full(n, -1, np.int64)
     m = 0
     for k in range(n):
+        remap[k] = -1
         if keep[k]:
             remap[k] = m
             if m != k:
-                acc[m, :] = acc[k, :]
+                for c in range(acc.shape[1]):  # element copy: a slice copy allocates
+                    acc[m, c] = acc[k, c]
             m += 1
     tab[:] = -1
     rehash_edges(tab, acc, m)
-    old = uset.copy()
-    uset[:] = -1
-    mask = len(uset) - 1
+    spare[:] = -1
+    mask = len(spare) - 1
     nu = 0
-    for key in old:
+    for key in uset:
         if key >= 0:
             r = remap[key >> 32]
             if r >= 0:
                 nk = (r << 32) | (key & 0xFFFFFFFF)
                 i = mix(nk) & mask
-                while uset[i] >= 0:
+                while spare[i] >= 0:
                     i = (i + 1) & mask
-                uset[i] = nk
+                spare[i] = nk
                 nu += 1
     return m, nu
+
+
+@jit
+def gather_columns(acc, acc32, idx, out):
+    """The rows ``idx`` as columns: ``out[0:3, j]`` = window, src id, dst id and
+    ``out[3 + c, j]`` = counter ``c`` of ``ACC_COLUMNS`` (count, users, failures,
+    auth, logon and orientation mix, first and last time, labelled events)."""
+    for j in range(len(idx)):
+        r = idx[j]
+        sd = acc[r, A_SD]
+        out[0, j] = acc[r, A_WIN]
+        out[1, j] = sd >> HOST_BITS
+        out[2, j] = sd & HOST_MASK
+        out[3, j] = acc[r, A_COUNT]
+        out[4, j] = acc32[r, C_USERS]
+        for c in range(C_FAIL, C_ORIENT + 5):  # failures, then the mix columns
+            out[5 + c - C_FAIL, j] = acc32[r, c]
+        out[21, j] = acc[r, A_FIRST]
+        out[22, j] = acc[r, A_LAST]
+        out[23, j] = acc32[r, C_LABELED]
 
 
 @inline

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from models import gnn_hash
 from models.base import Explanation, ModelMismatch
 from models.gnn_explain import reference_inputs
 from models.gnn_history import (
@@ -36,6 +37,7 @@ from models.gnn_history import (
     NODE_FEATURES,
     PAIR_FEATURES,
 )
+from models.gnn_model import warm_up_network
 from models.gnn_state import ResumeState, export_state, import_state
 from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
 from models.gnn_users import USER_FEATURES
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 FORMAT = "hopwatch-gnn"
 FORMAT_VERSION = 3  # 3: ensemble of K members (state_dict "members.<k>.*", state [N, K * D])
+#: Edge counts of :meth:`GNNDetector.warm_up`'s dummy windows (a quiet and a busy window).
+WARM_UP_EDGES: tuple[int, ...] = (1_024, 16_384)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -250,7 +254,23 @@ class GNNDetector:
         report.update(
             load_seconds=load_s, device=str(self.device), edges=sum(b.size for b in batches)
         )
+        self.warm_up()
         return report
+
+    def warm_up(self, edges: tuple[int, ...] = WARM_UP_EDGES) -> None:
+        """Pay now the one-time costs the first scored window would otherwise pay.
+
+        Compiles (or loads from numba's cache) the pair-table kernels and runs the
+        network's scoring path (:meth:`EnsembleGNN.step` and ``decode``, no gradients)
+        on zero inputs with the node count of the saved state and ``edges`` edges
+        each: on CUDA that creates the cuBLAS handle, loads the kernels (loaded
+        lazily, on first launch) and grows the caching allocator. No state changes.
+        Called by :meth:`load` and at the end of :meth:`fit`.
+        """
+        gnn_hash.warm_up()
+        n = self.state.run.h.shape[0] if self.state is not None else max(len(self.nodes), 2)
+        with cpu_threads(self.device, self.threads):
+            warm_up_network(self.model, n, self.device, edges)
 
     # -- scoring -----------------------------------------------------------------------
     def check_store(self, store: GraphStore) -> None:
@@ -415,6 +435,7 @@ class GNNDetector:
                 payload["state"], det.model, det.device, use_edge=det.config.edge_features
             )
         det.fitted = True
+        det.warm_up()
         return det
 
 

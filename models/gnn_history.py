@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from models.gnn_context import WindowNovelty, window_context, window_novelty
 from models.gnn_pairs import PairHistory
 
-__all__ = ["PairHistory"]  # re-exported: it used to live here
+__all__ = ["PairHistory", "WindowNovelty"]  # re-exported: PairHistory used to live here
 
 #: Edge-table columns a window batch is built from (see docs/data-format.md).
 BATCH_COLUMNS: tuple[str, ...] = (
@@ -218,8 +219,14 @@ class GraphHistory:
         self.fast_new_in = np.zeros(n, dtype=np.float64)
         self.fast_new_out = np.zeros(n, dtype=np.float64)
         self.last_window: int | None = None
+        self._novelty: WindowNovelty | None = None
         self.decay_per_window = 0.5 ** (window_seconds / RECENT_HALF_LIFE_SECONDS)
         self.fast_decay_per_window = 0.5 ** (window_seconds / FAST_HALF_LIFE_SECONDS)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(vars(self))
+        state["_novelty"] = None  # a cache of the current window, not history
+        return state
 
     def grow(self, num_nodes: int) -> None:
         """Extend the node arrays to a larger (append-only) node index."""
@@ -271,9 +278,18 @@ class GraphHistory:
         )
         return out.astype(np.float32)
 
-    def pair_features(self, src: np.ndarray, dst: np.ndarray, window: int) -> np.ndarray:
-        """Pair history features of (src, dst) as of the start of ``window``, [E, P] float32."""
-        n, last = self.pairs.lookup(src, dst)
+    def pair_features(
+        self,
+        src: np.ndarray,
+        dst: np.ndarray,
+        window: int,
+        forward: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Pair history features of (src, dst) as of the start of ``window``, [E, P] float32.
+
+        ``forward``: the pairs' :meth:`PairHistory.lookup` when the caller has it.
+        """
+        n, last = self.pairs.lookup(src, dst) if forward is None else forward
         rn, _ = self.pairs.lookup(dst, src)
         seen = n > 0
         recency = np.where(seen, np.log1p(np.maximum(window - last, 0)), 0.0)
@@ -289,33 +305,25 @@ class GraphHistory:
         )
         return out.astype(np.float32)
 
-    def window_context(self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    def novelty(self, batch: WindowBatch) -> WindowNovelty:
+        """The never-seen pairs of ``batch``'s window w.r.t. the history before it.
+
+        Computed once per window (cached until :meth:`observe` folds a window in).
+        """
+        cached = self._novelty
+        if cached is None or cached.batch is not batch:
+            cached = self._novelty = window_novelty(self.pairs, batch, self.num_nodes)
+        return cached
+
+    def window_context(
+        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, *, own: bool = False
+    ) -> np.ndarray:
         """Window-context features of pairs (src, dst) in ``batch``'s window, [B, W] float32.
 
-        Counts the window's never-seen pairs between distinct hosts (with respect to
-        the history before the window), leaving out the pair (src, dst) itself.
+        See :func:`models.gnn_context.window_context` (``own``: the pairs are the
+        window's own edges, in order).
         """
-        n = max(self.num_nodes, int(max(src.max(initial=0), dst.max(initial=0))) + 1)
-        seen, _ = self.pairs.lookup(batch.src, batch.dst)
-        new = (seen == 0) & (batch.src != batch.dst)
-        new_out = np.bincount(batch.src[new], minlength=n).astype(np.float64)
-        new_in = np.bincount(batch.dst[new], minlength=n).astype(np.float64)
-        own = np.zeros(len(src))
-        if new.any():
-            keys = np.sort(PairHistory.key(batch.src[new], batch.dst[new]))
-            k = PairHistory.key(src, dst)
-            pos = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
-            own = (keys[pos] == k).astype(np.float64)
-        out = np.stack(
-            [
-                np.log1p(new_out[src] - own),
-                np.log1p(new_in[dst] - own),
-                np.log1p(new_in[src]),
-                np.log1p(new_out[dst]),
-            ],
-            axis=1,
-        )
-        return out.astype(np.float32)
+        return window_context(self.novelty(batch), src, dst, own=own)
 
     def _decay_to(self, window: int, per_window: float | None = None) -> float:
         if self.last_window is None:
@@ -331,6 +339,7 @@ class GraphHistory:
         """
         if batch.src.size and int(max(batch.src.max(), batch.dst.max())) >= self.num_nodes:
             self.grow(int(max(batch.src.max(), batch.dst.max())) + 1)
+        self._novelty = None
         n = self.num_nodes
         s, d, c = batch.src, batch.dst, batch.cols
         count = c["count"]

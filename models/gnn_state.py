@@ -28,13 +28,27 @@ def _pack(obj: Any) -> dict[str, Any]:
     """Attributes of a history object: arrays -> tensors, pair tables -> nested dicts."""
     out: dict[str, Any] = {}
     for name, value in vars(obj).items():
+        if name.startswith("_"):  # caches
+            continue
         if isinstance(value, np.ndarray):
             out[name] = torch.from_numpy(value.copy())
         elif isinstance(value, PairHistory):
-            out[name] = _pack(value)
+            out[name] = _pack_pairs(value)
         elif value is None or isinstance(value, (int, float)):
             out[name] = value
     return out
+
+
+def _pack_pairs(pairs: PairHistory) -> dict[str, Any]:
+    """A pair table as sorted key arrays (the small table of earlier models left empty)."""
+    out = {k: torch.from_numpy(v) for k, v in pairs.export().items()}
+    empty = torch.zeros(0, dtype=torch.int64)
+    out.update(dkeys=empty, dwindows=empty.clone(), dlast=empty.clone())
+    return out
+
+
+def _unpack_pairs(packed: dict[str, Any]) -> PairHistory:
+    return PairHistory.from_export({k: v.numpy() for k, v in packed.items()})
 
 
 def _unpack(obj: Any, packed: dict[str, Any]) -> Any:
@@ -42,7 +56,7 @@ def _unpack(obj: Any, packed: dict[str, Any]) -> Any:
         if isinstance(value, torch.Tensor):
             setattr(obj, name, value.numpy().copy())
         elif isinstance(value, dict):
-            setattr(obj, name, _unpack(PairHistory(), value))
+            setattr(obj, name, _unpack_pairs(value))
         else:
             setattr(obj, name, value)
     return obj
@@ -61,6 +75,10 @@ class ResumeState:
         self.window = int(window)
         self.run = run
         self.user_ids = user_ids
+        # Room for as many new pairs as there are pairs now: scoring after this window
+        # does not stop to grow (rehash) a table until the history has doubled.
+        for table in (run.history.pairs, run.users.from_src, run.users.to_dst, run.users.sessions):
+            table.reserve(len(table))
 
     def fork(self) -> tuple[Replay, dict[str, int]]:
         """A copy of the replay and account ids that scoring can advance freely."""
@@ -79,11 +97,11 @@ def export_state(state: ResumeState) -> dict[str, Any]:
         "h": run.h.detach().cpu(),
         "history": _pack(run.history),
         "users": {
-            "from_src": _pack(run.users.from_src),
-            "to_dst": _pack(run.users.to_dst),
+            "from_src": _pack_pairs(run.users.from_src),
+            "to_dst": _pack_pairs(run.users.to_dst),
             "n_src": torch.from_numpy(run.users.n_src.copy()),
             "n_dst": torch.from_numpy(run.users.n_dst.copy()),
-            "sessions": _pack(run.users.sessions),
+            "sessions": _pack_pairs(run.users.sessions),
         },
         "user_names": sorted(state.user_ids, key=state.user_ids.__getitem__),
     }
@@ -100,11 +118,11 @@ def import_state(
     run = Replay(model, num_nodes, int(hist["window_seconds"]), device, use_edge=use_edge)
     run.history = _unpack(GraphHistory(num_nodes, int(hist["window_seconds"])), hist)
     users = UserHistory(int(hist["window_seconds"]))
-    users.from_src = _unpack(PairHistory(), packed["users"]["from_src"])
-    users.to_dst = _unpack(PairHistory(), packed["users"]["to_dst"])
+    users.from_src = _unpack_pairs(packed["users"]["from_src"])
+    users.to_dst = _unpack_pairs(packed["users"]["to_dst"])
     users.n_src = packed["users"]["n_src"].numpy().copy()
     users.n_dst = packed["users"]["n_dst"].numpy().copy()
-    users.sessions = _unpack(PairHistory(), packed["users"]["sessions"])
+    users.sessions = _unpack_pairs(packed["users"]["sessions"])
     run.users = users
     run.h = packed["h"].to(device)
     user_ids = {name: i for i, name in enumerate(packed["user_names"])}

@@ -189,16 +189,33 @@ class Replay:
         ctx = self.history.window_context(batch, src, dst)
         valid = edge_index >= 0
         ei = np.where(valid, edge_index, 0)
-        edge = edge_features(batch)
-        if len(edge) and self.use_edge:
-            edge = edge[ei] * valid[:, None]
+        if batch.size and self.use_edge:
+            edge = edge_features(batch)[ei] * valid[:, None]
         else:
             edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
+        user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
         if batch.users is not None and valid.any():
-            user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
             user[valid] = self.users.features(
                 batch.users, ei[valid], src[valid], dst[valid], window=batch.window
             )
+        return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
+
+    def edge_pairs(self, batch: WindowBatch) -> Tensor:
+        """:meth:`pairs` of the window's own edges, each carrying its own accounts.
+
+        The same values as ``pairs(batch, batch.src, batch.dst, arange(E))``, from the
+        window's cached lookups (:meth:`GraphHistory.novelty`, :meth:`EdgeUsers.edge_rows`).
+        """
+        src, dst = batch.src, batch.dst
+        nov = self.history.novelty(batch)
+        hist = self.history.pair_features(src, dst, batch.window, forward=(nov.n, nov.last))
+        ctx = self.history.window_context(batch, src, dst, own=True)
+        if batch.size and self.use_edge:
+            edge = edge_features(batch)
+        else:
+            edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
+        if batch.users is not None and batch.size:
+            user = self.users.features(batch.users, None, src, dst, window=batch.window)
         else:
             user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
         return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
@@ -340,7 +357,7 @@ def _prepare(
         w = torch.full((len(src),), 0.5 / len(ns), device=device)
         # Benign novelty is what the decoder must learn to tell from attacks: weight
         # edges between hosts that never met before ``novel_weight`` times as much.
-        seen, _ = run.history.pairs.lookup(batch.src, batch.dst)
+        seen = run.history.novelty(batch).n
         pair = run.pairs(batch, src, dst, edge_index)
         novel = seen == 0
         if cfg.novel_accounts:
@@ -410,8 +427,7 @@ def score(
             run.advance(batch)
             continue
         hist, tf = run.before(batch)
-        edge_index = np.arange(batch.size)
-        pair = run.pairs(batch, batch.src, batch.dst, edge_index)
+        pair = run.edge_pairs(batch)
         h_in = run.h
         run.advance(batch)
         if mode == "detector":

@@ -60,6 +60,8 @@ class EdgeUsers:
     ) -> None:
         self.ptr = ptr
         self.users = users
+        self._rows: tuple[np.ndarray, ...] | None = None
+        self._rows_of: tuple[np.ndarray, np.ndarray] | None = None
         empty = np.zeros(0, dtype=np.int64)
         self.sessions = (empty, empty) if sessions is None else sessions
 
@@ -78,7 +80,11 @@ class EdgeUsers:
         user,
         sessions: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> EdgeUsers:
-        """Group (src, dst, user) rows under the window's edges (src[e], dst[e])."""
+        """Group (src, dst, user) rows under the window's edges (src[e], dst[e]).
+
+        The (account, host) rows of every edge (:meth:`edge_rows`) are computed here,
+        when the window is read, for the scoring and the history update to share.
+        """
         keys = PairHistory.key(src, dst)
         if not len(keys):
             return cls(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), sessions)
@@ -90,7 +96,9 @@ class EdgeUsers:
         users = np.asarray(user, dtype=np.int64)[ok]
         counts = np.bincount(edge, minlength=len(keys))
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(ptr, users[np.argsort(edge, kind="stable")], sessions)
+        out = cls(ptr, users[np.argsort(edge, kind="stable")], sessions)
+        out.edge_rows(src, dst)
+        return out
 
     def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query index, account) rows for queries that each name an edge of the window."""
@@ -99,6 +107,20 @@ class EdgeUsers:
         starts = np.repeat(self.ptr[edge_index], counts)
         offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         return q, self.users[starts + offs]
+
+    def edge_rows(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Rows (edge, account, (account, src) key, (account, dst) key, src != dst) of every edge.
+
+        ``src``, ``dst``: the window's edges (the ones the accounts were grouped under).
+        Cached for those arrays.
+        """
+        cached = self._rows_of
+        if self._rows is None or cached is None or cached[0] is not src or cached[1] is not dst:
+            q, u = self.expand(np.arange(len(self.ptr) - 1))
+            s, d = src[q], dst[q]
+            self._rows = (q, u, PairHistory.key(u, s), PairHistory.key(u, d), s != d)
+            self._rows_of = (src, dst)
+        return self._rows
 
 
 class UserHistory:
@@ -125,24 +147,32 @@ class UserHistory:
     def features(
         self,
         users: EdgeUsers,
-        edge_index: np.ndarray,
+        edge_index: np.ndarray | None,
         src: np.ndarray,
         dst: np.ndarray,
         window: int | None = None,
     ) -> np.ndarray:
         """User-history features [B, U] of pairs (src, dst) carrying the accounts of edges.
 
+        ``edge_index`` names the edge whose accounts each pair carries; ``None``: the
+        pairs are the window's own edges (``src``, ``dst`` are its arrays), in order.
         ``window`` is the window being scored (``users``' window): the session feature
         decays from the accounts' earlier sessions on the source up to it; without it only
         sessions opened in this window count.
         """
         out = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-        q, u = users.expand(edge_index)
+        if edge_index is None:
+            q, u, key_src, key_dst, _ = users.edge_rows(src, dst)
+        else:
+            q, u = users.expand(edge_index)
+            key_src = key_dst = None
         if not len(q):
             return out
         self._grow(int(u.max()) + 1)
-        n_from, _ = self.from_src.lookup(u, src[q])
-        n_to, _ = self.to_dst.lookup(u, dst[q])
+        if key_src is None:
+            key_src, key_dst = PairHistory.key(u, src[q]), PairHistory.key(u, dst[q])
+        n_from, _ = self.from_src.lookup_keys(key_src)
+        n_to, _ = self.to_dst.lookup_keys(key_dst)
         cnt = np.bincount(q, minlength=len(src)).astype(np.float64)
         has = cnt > 0
 
@@ -157,7 +187,7 @@ class UserHistory:
         # it, now or within the half-life): a person using a host, e.g. a hot desk, rather
         # than a credential carried there and used over the network. Such an account counts
         # as used from the source.
-        session = self._session(users, u, src[q], window)
+        session = self._session(users, key_src, window)
         new_from = (n_from == 0) & known & (session < 0.5)
         out[:, 0] = mean(new_from)
         out[:, 1] = mean((n_to == 0) & known)
@@ -170,15 +200,12 @@ class UserHistory:
         out[:, 6] = mean(session)
         return out
 
-    def _session(
-        self, users: EdgeUsers, u: np.ndarray, host: np.ndarray, window: int | None
-    ) -> np.ndarray:
-        """Per (account, host) row: 0.5 ** (age of its latest session on the host / half-life)."""
-        key = PairHistory.key(u, host)
+    def _session(self, users: EdgeUsers, key: np.ndarray, window: int | None) -> np.ndarray:
+        """Per (account, host) key: 0.5 ** (age of its latest session on the host / half-life)."""
         now = np.isin(key, PairHistory.key(*users.sessions))
         if window is None:
             return now.astype(np.float64)
-        _, last = self.sessions.lookup(u, host)
+        _, last = self.sessions.lookup_keys(key)
         last = np.where(now, window, last)
         age = np.maximum(window - last, 0) * self.window_seconds / SESSION_HALF_LIFE_SECONDS
         return np.where(last >= 0, 0.5**age, 0.0)
@@ -189,23 +216,20 @@ class UserHistory:
         "Used from a source" counts only edges to another host: a self-loop (local
         logon, logoff) shows where an account *is*, not where it authenticated from.
         """
-        q, u = users.expand(np.arange(len(src)))
+        q, u, key_src, key_dst, moved = users.edge_rows(src, dst)
         if not len(q):
             return
         self._grow(int(u.max()) + 1)
-        moved = src[q] != dst[q]
-        for hist, host, counts, keep in (
-            (self.from_src, src, self.n_src, moved),
-            (self.to_dst, dst, self.n_dst, np.ones_like(moved)),
+        for hist, keys, counts, uu in (
+            (self.from_src, key_src[moved], self.n_src, u[moved]),
+            (self.to_dst, key_dst, self.n_dst, u),
         ):
-            keys = np.unique(PairHistory.key(u[keep], host[q][keep]))
-            uu, hh = keys >> 32, keys & 0xFFFFFFFF
-            new = hist.add(uu, hh, window)
-            np.add.at(counts, uu[new], 1)
+            # A pair repeated in the window counts once (the table flags its first occurrence).
+            new = hist.add_keys(keys, window)
+            counts += np.bincount(uu[new], minlength=len(counts))
         su, sh = users.sessions
         if len(su):
-            keys = np.unique(PairHistory.key(su, sh))
-            self.sessions.add(keys >> 32, keys & 0xFFFFFFFF, window)
+            self.sessions.add_keys(PairHistory.key(su, sh), window)
 
 
 def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
