@@ -14,12 +14,9 @@ extend the model's, replays the directory from its first window.
 from __future__ import annotations
 
 import os
-import platform
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, fields
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +27,16 @@ import torch
 from models import gnn_hash
 from models.base import Explanation, ModelMismatch
 from models.gnn_explain import reference_inputs
-from models.gnn_history import (
-    BATCH_COLUMNS,
-    EDGE_FEATURES,
-    HISTORY_FEATURES,
-    NODE_FEATURES,
-    PAIR_FEATURES,
-)
 from models.gnn_model import warm_up_network
+from models.gnn_runtime import (
+    cpu_threads,
+    feature_schema,
+    library_versions,
+    resolve_device,
+    schema_difference,
+)
 from models.gnn_state import ResumeState, export_state, import_state
 from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
-from models.gnn_users import USER_FEATURES
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
@@ -49,80 +45,6 @@ FORMAT = "hopwatch-gnn"
 FORMAT_VERSION = 3  # 3: ensemble of K members (state_dict "members.<k>.*", state [N, K * D])
 #: Edge counts of :meth:`GNNDetector.warm_up`'s dummy windows (a quiet and a busy window).
 WARM_UP_EDGES: tuple[int, ...] = (1_024, 16_384)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda[:i]`` as given.
-
-    Raises:
-        ValueError: CUDA requested but not available, or an unknown device name.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
-    return torch.device(device)
-
-
-@contextmanager
-def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
-    """Run torch's CPU ops with ``threads`` intra-op threads (restored afterwards).
-
-    The GNN's per-window tensors are small; one thread avoids the oversubscription
-    that makes many threads much slower on a shared machine.
-    """
-    if device.type != "cpu" or not threads:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on."""
-    out = {"python": platform.python_version(), "torch": str(torch.__version__)}
-    for dist in ("torch-geometric", "hopwatch", "numpy", "polars"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
-
-
-def feature_schema() -> dict[str, list[str]]:
-    """The feature configuration a model is trained with (checked on load)."""
-    return {
-        "edge_columns": list(BATCH_COLUMNS),
-        "node": list(NODE_FEATURES),
-        "history": list(HISTORY_FEATURES),
-        "pair": list(PAIR_FEATURES),
-        "user": list(USER_FEATURES),
-        "edge": list(EDGE_FEATURES),
-    }
-
-
-def schema_difference(saved: Any) -> str:
-    """What a saved feature schema lacks or has beyond this code's, in words."""
-    if not isinstance(saved, dict):
-        return "no feature schema in the file"
-    parts = []
-    for group, names in feature_schema().items():
-        old = list(saved.get(group) or [])
-        added = [n for n in names if n not in old]
-        dropped = [n for n in old if n not in names]
-        if added:
-            parts.append(f"{group}: this hopwatch adds {', '.join(added)}")
-        if dropped:
-            parts.append(f"{group}: this hopwatch lacks {', '.join(dropped)}")
-        if not added and not dropped and old != names:
-            parts.append(f"{group}: another order")
-    return "; ".join(parts) or "other feature groups"
 
 
 class GNNDetector:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from models.base import Contribution, Explanation
+from models.gnn_batches import iter_batches
 from models.gnn_history import (
     EDGE_FEATURES,
     HISTORY_FEATURES,
@@ -24,7 +25,7 @@ from models.gnn_history import (
     PairHistory,
     WindowBatch,
 )
-from models.gnn_train import Replay, _to, iter_batches
+from models.gnn_replay import Replay, as_tensor
 from models.gnn_users import USER_FEATURES
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def decoder_parts(
         pair = run.pairs(batch, src, dst, _edge_rows(batch, src, dst))
         if det.config.mode == "detector":
             run.advance(batch)
-        s, d = _to(src, det.device, torch.long), _to(dst, det.device, torch.long)
+        s, d = as_tensor(src, det.device, torch.long), as_tensor(dst, det.device, torch.long)
         parts = {
             "pair": pair[:, :p],
             "user": pair[:, p : p + u],

@@ -21,7 +21,7 @@ from models.gnn_users import UserHistory
 
 if TYPE_CHECKING:
     from models.gnn_model import EnsembleGNN
-    from models.gnn_train import Replay
+    from models.gnn_replay import Replay
 
 
 def _pack(obj: Any) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def import_state(
     packed: dict[str, Any], model: EnsembleGNN, device: torch.device, *, use_edge: bool
 ) -> ResumeState:
     """Rebuild a :class:`ResumeState` written by :func:`export_state`."""
-    from models.gnn_train import Replay
+    from models.gnn_replay import Replay
 
     hist = packed["history"]
     num_nodes = int(hist["num_nodes"])

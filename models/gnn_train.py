@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,18 +26,13 @@ from models.gnn_history import (
     NODE_FEATURES,
     PAIR_FEATURES,
     TIME_FEATURES,
-    GraphHistory,
     WindowBatch,
-    edge_features,
-    time_features,
 )
 from models.gnn_model import COMBINES, EnsembleGNN, TemporalGNN, window_ranks
-from models.gnn_users import USER_FEATURES, UserHistory
+from models.gnn_replay import Replay, as_tensor
+from models.gnn_users import USER_FEATURES
 
-__all__ = ["batch_from_frame", "iter_batches"]  # re-exported: they used to live here
-
-if TYPE_CHECKING:
-    pass
+__all__ = ["Replay", "batch_from_frame", "iter_batches"]  # re-exported: they used to live here
 
 MODES = ("predictive", "detector")
 #: Account features that mark an observed edge as account novelty (``novel_accounts``).
@@ -129,126 +124,6 @@ def build_model(cfg: GNNConfig) -> EnsembleGNN:
                 )
             )
     return EnsembleGNN(members)
-
-
-def _to(a: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
-
-
-class Replay:
-    """Walks windows in order, owning the history and the GRU state.
-
-    Args:
-        model: the network.
-        num_nodes: node index size.
-        window_seconds: window size.
-        device: torch device of the model.
-    """
-
-    def __init__(
-        self,
-        model: EnsembleGNN,
-        num_nodes: int,
-        window_seconds: int,
-        device: torch.device,
-        *,
-        use_edge: bool = True,
-    ) -> None:
-        self.model = model
-        self.device = device
-        self.window_seconds = window_seconds
-        self.history = GraphHistory(num_nodes, window_seconds)
-        self.users = UserHistory(window_seconds)
-        self.use_edge = use_edge
-        self.h = model.initial_state(num_nodes, device)
-
-    def before(self, batch: WindowBatch) -> tuple[Tensor, Tensor]:
-        """History features [N, H] and time features [T] as of the start of the window."""
-        if batch.size and int(max(batch.src.max(), batch.dst.max())) >= self.history.num_nodes:
-            self._grow(int(max(batch.src.max(), batch.dst.max())) + 1)
-        hist = _to(self.history.history_features(batch.window), self.device)
-        tf = _to(time_features(batch.window, self.window_seconds), self.device)
-        return hist, tf
-
-    def _grow(self, n: int) -> None:
-        self.history.grow(n)
-        extra = n - self.h.shape[0]
-        if extra > 0:
-            pad = self.model.initial_state(extra, self.device)
-            self.h = torch.cat([self.h, pad], dim=0)
-
-    def pairs(
-        self, batch: WindowBatch, src: np.ndarray, dst: np.ndarray, edge_index: np.ndarray
-    ) -> Tensor:
-        """Decoder pair inputs [B, P + U + A] as of the start of the window.
-
-        Pair ``i`` is (src[i], dst[i]) carrying the accounts and edge features of
-        ``batch``'s edge ``edge_index[i]`` (``-1``: none, all zeros).
-        """
-        hist = self.history.pair_features(src, dst, batch.window)
-        ctx = self.history.window_context(batch, src, dst)
-        valid = edge_index >= 0
-        ei = np.where(valid, edge_index, 0)
-        if batch.size and self.use_edge:
-            edge = edge_features(batch)[ei] * valid[:, None]
-        else:
-            edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
-        user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-        if batch.users is not None and valid.any():
-            user[valid] = self.users.features(
-                batch.users, ei[valid], src[valid], dst[valid], window=batch.window
-            )
-        return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
-
-    def edge_pairs(self, batch: WindowBatch) -> Tensor:
-        """:meth:`pairs` of the window's own edges, each carrying its own accounts.
-
-        The same values as ``pairs(batch, batch.src, batch.dst, arange(E))``, from the
-        window's cached lookups (:meth:`GraphHistory.novelty`, :meth:`EdgeUsers.edge_rows`).
-        """
-        src, dst = batch.src, batch.dst
-        nov = self.history.novelty(batch)
-        hist = self.history.pair_features(src, dst, batch.window, forward=(nov.n, nov.last))
-        ctx = self.history.window_context(batch, src, dst, own=True)
-        if batch.size and self.use_edge:
-            edge = edge_features(batch)
-        else:
-            edge = np.zeros((len(src), len(EDGE_FEATURES)), dtype=np.float32)
-        if batch.users is not None and batch.size:
-            user = self.users.features(batch.users, None, src, dst, window=batch.window)
-        else:
-            user = np.zeros((len(src), len(USER_FEATURES)), dtype=np.float32)
-        return _to(np.concatenate([hist, ctx, user, edge], axis=1), self.device)
-
-    def snapshot(self, batch: WindowBatch) -> tuple[Tensor, Tensor, Tensor]:
-        """Fold the window into the history; return the encoder inputs (x, edge_index, weight)."""
-        x = self.history.observe(batch)
-        if batch.users is not None:
-            self.users.observe(batch.users, batch.src, batch.dst, batch.window)
-        hist = self.history.history_features(batch.window)
-        xx = _to(np.concatenate([x, hist], axis=1), self.device)
-        ei = _to(np.stack([batch.src, batch.dst]), self.device, torch.long)
-        ew = _to(np.log1p(batch.cols["count"]), self.device)
-        return xx, ei, ew
-
-    def advance(self, batch: WindowBatch) -> None:
-        """Fold the window into the history and the node state."""
-        self.h = self.model.step(*self.snapshot(batch), self.h)
-
-    def decode(
-        self,
-        hist: Tensor,
-        tf: Tensor,
-        batch: WindowBatch,
-        src: np.ndarray,
-        dst: np.ndarray,
-        edge_index: np.ndarray,
-    ) -> Tensor:
-        """Logits of (src, dst) pairs (see :meth:`pairs`) from the current state."""
-        s = _to(src, self.device, torch.long)
-        d = _to(dst, self.device, torch.long)
-        pair = self.pairs(batch, src, dst, edge_index)
-        return self.model.decode(self.h, hist, s, d, pair, tf)
 
 
 def _negatives(
@@ -365,10 +240,10 @@ def _prepare(
             acct = pair[: batch.size, cols].amax(dim=1) > 0
             novel = novel | acct.cpu().numpy()
         wp = np.where(novel, cfg.novel_weight, 1.0)
-        w[: batch.size] = _to(0.5 * wp / wp.sum(), device)
+        w[: batch.size] = as_tensor(0.5 * wp / wp.sum(), device)
         item.update(
-            src=_to(src, device, torch.long),
-            dst=_to(dst, device, torch.long),
+            src=as_tensor(src, device, torch.long),
+            dst=as_tensor(dst, device, torch.long),
             pair=pair,
             y=y,
             w=w,
@@ -432,7 +307,7 @@ def score(
         run.advance(batch)
         if mode == "detector":
             h_in = run.h
-        s, d = _to(batch.src, device, torch.long), _to(batch.dst, device, torch.long)
+        s, d = as_tensor(batch.src, device, torch.long), as_tensor(batch.dst, device, torch.long)
         if combine == "rank" and model.size > 1:
             anomaly = 1.0 - torch.sigmoid(model.decode_members(h_in, hist, s, d, pair, tf))
             yield batch, window_ranks(anomaly).cpu().numpy()
