@@ -97,7 +97,7 @@ def time_scoring(det, store, windows: list[int]) -> dict:
     import torch
 
     from models.gnn import cpu_threads
-    from models.gnn_train import iter_batches, score
+    from models.gnn_train import iter_batches
 
     run, user_ids = det.state.fork()
     timed = _TimedBatches(
@@ -112,18 +112,7 @@ def time_scoring(det, store, windows: list[int]) -> dict:
     cuda = det.device.type == "cuda"
     ms, sizes, order = [], [], []
     with torch.no_grad(), cpu_threads(det.device, det.threads):
-        for batch, scores in score(
-            det.model,
-            timed,
-            windows,
-            num_nodes=store.num_nodes,
-            window_seconds=store.window_seconds,
-            mode=det.config.mode,
-            device=det.device,
-            edge_features=det.config.edge_features,
-            run=run,
-            combine=det.config.combine,
-        ):
+        for batch, scores in det.iter_scores(store, timed, windows, run):
             if cuda:
                 torch.cuda.synchronize()
             ms.append((time.perf_counter() - timed.handed[batch.window]) * 1000)

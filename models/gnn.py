@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,8 @@ from models.gnn_train import GNNConfig, build_model, iter_batches, score, train
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
+    from models.gnn_history import WindowBatch
+    from models.gnn_replay import Replay
 
 FORMAT = "hopwatch-gnn"
 FORMAT_VERSION = 3  # 3: ensemble of K members (state_dict "members.<k>.*", state [N, K * D])
@@ -235,6 +237,29 @@ class GNNDetector:
         hosts = store.nodes.sort("node_id")["host"].to_list()
         return hosts[: len(self.nodes)] == self.nodes
 
+    def iter_scores(
+        self,
+        store: GraphStore,
+        batches: Iterable[WindowBatch],
+        windows: Iterable[int],
+        run: Replay | None = None,
+    ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
+        """:func:`models.gnn_train.score` with this detector's network and options:
+        (batch, anomaly scores) for ``windows``, replaying ``batches`` (from ``run``,
+        a resumed replay, when given)."""
+        return score(
+            self.model,
+            batches,
+            windows,
+            num_nodes=store.num_nodes,
+            window_seconds=store.window_seconds,
+            mode=self.config.mode,
+            device=self.device,
+            edge_features=self.config.edge_features,
+            run=run,
+            combine=self.config.combine,
+        )
+
     def _score_parts(
         self, store: GraphStore, wanted: list[int], hosts: np.ndarray
     ) -> list[pl.DataFrame]:
@@ -251,18 +276,7 @@ class GNNDetector:
             first_window=first,
             user_ids=user_ids,
         )
-        for batch, s in score(
-            self.model,
-            batches,
-            wanted,
-            num_nodes=store.num_nodes,
-            window_seconds=store.window_seconds,
-            mode=self.config.mode,
-            device=self.device,
-            edge_features=self.config.edge_features,
-            run=run,
-            combine=self.config.combine,
-        ):
+        for batch, s in self.iter_scores(store, batches, wanted, run):
             parts.append(
                 pl.DataFrame(
                     {

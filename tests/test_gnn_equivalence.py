@@ -21,7 +21,7 @@ from models.evaluate import store_split
 from models.gnn import GNNDetector, cpu_threads
 from models.gnn_history import EDGE_FEATURES, edge_features
 from models.gnn_pairs import PairHistory
-from models.gnn_train import Replay, iter_batches, score
+from models.gnn_train import Replay, iter_batches
 from models.gnn_users import USER_FEATURES, EdgeUsers, UserHistory
 
 
@@ -200,18 +200,7 @@ def _scores(det: GNNDetector, store: GraphStore, run: Replay | None) -> dict[int
 
 
 def _score(det: GNNDetector, store: GraphStore, run: Replay | None, batches) -> dict:
-    out = score(
-        det.model,
-        batches,
-        store.windows,
-        num_nodes=store.num_nodes,
-        window_seconds=store.window_seconds,
-        mode=det.config.mode,
-        device=det.device,
-        edge_features=det.config.edge_features,
-        run=run,
-    )
-    return {b.window: s for b, s in out}
+    return {b.window: s for b, s in det.iter_scores(store, batches, store.windows, run)}
 
 
 @pytest.mark.parametrize(
