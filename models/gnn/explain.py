@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from models.base import Contribution, Explanation
-from models.gnn.batches import WindowBatch, iter_batches
+from models.gnn.batches import WindowBatch, Withhold, iter_batches
 from models.gnn.history.graph import EDGE_FEATURES, HISTORY_FEATURES, PAIR_FEATURES
 from models.gnn.history.pairs import PairHistory
 from models.gnn.history.users import USER_FEATURES
@@ -49,20 +49,26 @@ def decoder_parts(
     wanted: dict[int, tuple[np.ndarray, np.ndarray]],
     num_nodes: int,
     window_seconds: int,
+    withhold: Withhold | None = None,
 ) -> Iterator[tuple[int, dict[str, torch.Tensor], torch.Tensor]]:
-    """Replay and yield (window, decoder input groups, time features) for wanted pairs."""
+    """Replay and yield (window, decoder input groups, time features) for wanted pairs
+    (``withhold``: the quarantine's edges left out of the history, as when scoring)."""
     model.eval()
     run = Replay(model, num_nodes, window_seconds, device, use_edge=config.edge_features)
+
+    def fold(batch: WindowBatch) -> None:
+        run.advance(batch.without(withhold(batch)) if withhold is not None else batch)
+
     for batch in batches:
         hist, tf = run.before(batch)
         if batch.window not in wanted:
-            run.advance(batch)
+            fold(batch)
             continue
         src, dst = wanted[batch.window]
         p, u = len(PAIR_FEATURES), len(USER_FEATURES)
         pair = run.pairs(batch, src, dst, _edge_rows(batch, src, dst))
         if config.mode == "detector":
-            run.advance(batch)
+            fold(batch)
         s, d = as_tensor(src, device, torch.long), as_tensor(dst, device, torch.long)
         parts = {
             "pair": pair[:, :p],
@@ -73,9 +79,9 @@ def decoder_parts(
             "h_src": run.h[s],
             "h_dst": run.h[d],
         }
-        if config.mode == "predictive":
-            run.advance(batch)
         yield batch.window, parts, tf
+        if config.mode == "predictive":
+            fold(batch)
 
 
 def _edge_rows(batch: WindowBatch, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -169,6 +175,7 @@ def explain_edges(
     store: GraphStore,
     edges: Sequence[tuple[int, str, str]],
     top: int = 5,
+    withhold: Withhold | None = None,
 ) -> list[Explanation]:
     """Occlusion explanations of the given (window, src_host, dst_host) edges.
 
@@ -195,7 +202,7 @@ def explain_edges(
     batches = iter_batches(store, max(wanted), users=config.user_features)
     with torch.no_grad():
         for w, parts, tf in decoder_parts(
-            model, config, device, batches, arrays, store.num_nodes, store.window_seconds
+            model, config, device, batches, arrays, store.num_nodes, store.window_seconds, withhold
         ):
             base = _decode(model, parts, tf)
             contrib = {}

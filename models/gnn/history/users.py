@@ -100,6 +100,23 @@ class EdgeUsers:
         out.edge_rows(src, dst)
         return out
 
+    def subset(self, keep: np.ndarray, src: np.ndarray, dst: np.ndarray) -> EdgeUsers:
+        """The accounts of the kept edges (``keep``: mask over the window's edges ``src``,
+        ``dst``); sessions that a dropped edge opened (its accounts on its destination,
+        an RDP hop say) are dropped with it."""
+        counts = self.ptr[1:] - self.ptr[:-1]
+        rows = np.repeat(keep, counts)
+        ptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+        su, sh = self.sessions
+        if len(su) and not keep.all():
+            q, u = self.expand(np.flatnonzero(~keep))
+            dropped = PairHistory.key(u, dst[~keep][q])
+            stay = ~np.isin(PairHistory.key(su, sh), dropped)
+            su, sh = su[stay], sh[stay]
+        out = EdgeUsers(ptr, self.users[rows], (su, sh))
+        out.edge_rows(src[keep], dst[keep])
+        return out
+
     def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query index, account) rows for queries that each name an edge of the window."""
         counts = self.ptr[edge_index + 1] - self.ptr[edge_index]

@@ -280,6 +280,17 @@ def edge_features(
     return frames[0], summary
 
 
+def window_summary(
+    history: History, window: int, edges: pl.DataFrame, events: pl.DataFrame
+) -> WindowSummary:
+    """The :class:`WindowSummary` of one window's (possibly filtered) edges and events
+    without computing features: what :func:`models.xgb.features.history.advance` folds in
+    when the quarantine leaves some of the window's pairs out."""
+    plan = _summary_plan(history, edges.lazy(), events.lazy())
+    frames = pl.collect_all(list(plan.values()))
+    return WindowSummary(int(window), **dict(zip(plan, frames, strict=True)))
+
+
 def empty_features() -> pl.DataFrame:
     """A feature frame with no rows (keys + :data:`FEATURES`)."""
     schema = {"window": pl.Int64, "src_host": pl.String, "dst_host": pl.String}
