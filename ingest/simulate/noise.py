@@ -34,12 +34,16 @@ from ingest.simulate.config import (
     A_NTLM,
     DAY,
     HOUR,
+    L_INT,
     L_NET,
     L_RDP,
+    O_LOGON,
     WEEK,
     EventBatch,
     SimConfig,
+    batch,
     choice_codes,
+    logon_ids,
 )
 from ingest.simulate.topology import ROLE_DC, ROLE_PRINTER, ROLE_SERVER, ROLE_WS, Topology
 
@@ -175,7 +179,7 @@ def helpdesk_sessions(cfg: SimConfig, topo: Topology, rng: np.random.Generator) 
     k = rng.poisson(np.broadcast_to(lam[None, :], (len(staff), cfg.days)))
     who = np.repeat(np.repeat(staff, cfg.days), k.ravel())
     day = np.repeat(np.tile(days, len(staff)), k.ravel())
-    t = (day * DAY + rng.uniform(8.5, 17.5, len(day)) * HOUR).astype(np.int64)
+    t = (day * DAY + rng.uniform(8.6, 17.5, len(day)) * HOUR).astype(np.int64)
     t = np.maximum(t, topo.human_start[who] + HOUR)
     dst = rng.choice(topo.workstations, size=len(t))
     src = topo.home_at(who, t)
@@ -188,5 +192,12 @@ def helpdesk_sessions(cfg: SimConfig, topo: Topology, rng: np.random.Generator) 
         choice_codes(rng, len(t), {A_KRB: 0.7, A_NTLM: 0.3}),
     )
     logon = np.where(rdp, L_RDP, L_NET).astype(np.int8)
-    return network_access(rng, topo, t, who, src, dst, auth, logon=logon, fail_rate=0.02,
-                          session=1200.0)  # fmt: skip
+    out = network_access(rng, topo, t, who, src, dst, auth, logon=logon, fail_rate=0.02,
+                         session=1200.0)  # fmt: skip
+    # Each working day starts with a console logon on their own workstation.
+    w, d = np.unique(np.stack([who, t // DAY]), axis=1)
+    start = (d * DAY + 8 * HOUR).astype(np.int64)
+    home = topo.home_at(w, start)
+    lid = logon_ids(rng, len(w))
+    out.append(batch(start, su=w, sh=home, dh=home, at=A_KRB, lt=L_INT, ori=O_LOGON, lid=lid))
+    return out
