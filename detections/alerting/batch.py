@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from detections.alerting.facts import attribute_rows, group_shares
-from detections.alerting.stage import AlertingStage, StageConfig, detector_evidence
+from detections.alerting.stage import DETECTORS_ROW, AlertingStage, StageConfig
 from detections.alerting.suppress import VerdictBook
 from detections.alerts import AlertRecord
 from detections.campaigns import CampaignRecord, link_campaigns
@@ -180,21 +180,35 @@ def explain_alerts(
     thresholds: Mapping[str, float],
     quarantine: Quarantine | None,
 ) -> None:
-    """Spread each alert's detector evidence over its facts, by the groups the strongest
-    detector's explanation (occlusion for the GNN, SHAP for XGBoost) points at."""
+    """Spread each alert's detector evidence (its ``detectors`` explanation row) over its
+    facts, by the groups the strongest detector's explanation (occlusion for the GNN, SHAP
+    for XGBoost, from the same quarantined history) points at; the pair and account facts
+    evenly when no detector explains it (a rule-only alert)."""
     todo = [a for a in alerts if not a.suppressed and a.explanation]
     by_detector: dict[str, list[AlertRecord]] = defaultdict(list)
+    rest = []
     for a in todo:
         hot = {n: s for n, s in a.scores.items() if n in detectors and s >= thresholds.get(n, 2)}
         if hot:
             by_detector[max(hot, key=hot.__getitem__)].append(a)
+        else:
+            rest.append(a)
     for name, group in by_detector.items():
-        det = detectors[name]
         edges = [(a.window, a.src_host, a.dst_host) for a in group]
-        for a, exp in zip(
-            group, det.explain(store, edges, top=10, quarantine=quarantine), strict=True
-        ):
-            evidence = detector_evidence(a.scores, thresholds)
-            a.explanation = attribute_rows(
-                a.explanation, evidence, group_shares(name, exp.contributions)
-            )
+        explained = detectors[name].explain(store, edges, top=10, quarantine=quarantine)
+        for a, exp in zip(group, explained, strict=True):
+            a.explanation = spread_detectors(a.explanation, group_shares(name, exp.contributions))
+    for a in rest:
+        a.explanation = spread_detectors(a.explanation, None)
+
+
+def spread_detectors(
+    rows: list[dict[str, Any]], shares: Mapping[str, float] | None
+) -> list[dict[str, Any]]:
+    """Replace the ``detectors`` row of an alert's explanation by its evidence spread over
+    the facts of the groups the detector's explanation points at (``shares``)."""
+    evidence = sum(float(r["contribution"]) for r in rows if r.get("feature") == DETECTORS_ROW)
+    facts = [r for r in rows if r.get("feature") != DETECTORS_ROW]
+    if len(facts) == len(rows):
+        return rows
+    return attribute_rows(facts, evidence, shares)

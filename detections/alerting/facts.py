@@ -23,6 +23,8 @@ from detections.alerting.context import LogContext, is_anonymous, is_machine
 if TYPE_CHECKING:
     from models.quarantine import Quarantine
 
+#: Windows (a day of 30-minute windows) a host or an account counts as new.
+NEW_HOST_WINDOWS = 48
 #: Groups of facts, and the detector explanation groups / features that point at each.
 GROUPS = ("pair", "account", "source", "destination", "auth", "time", "rule", "campaign")
 #: GNN occlusion groups (models.gnn.explain.GROUPS) -> fact group.
@@ -146,8 +148,13 @@ def edge_facts(
         out.append(Fact("first_contact", "pair", f"first time {src} reached {dst}", 1, 0.5))
 
     people = _people(accounts)
+    src_age = ctx.host_age(src, window)
+    # On a host that appeared less than a day ago every account is "new": says nothing.
+    settled = src_age is None or src_age >= NEW_HOST_WINDOWS
     stolen = [
-        a for a in people if not ctx.used_from(a, src) and not ctx.has_session(a, src, window)
+        a
+        for a in people
+        if settled and not ctx.used_from(a, src) and not ctx.has_session(a, src, window)
     ]
     present = [a for a in people if ctx.has_session(a, src, window)]
     if stolen:
@@ -232,8 +239,8 @@ def edge_facts(
                 min(0.5 * (len(new_now) - 1), 1.5),
             )
         )
-    age = ctx.host_age(src, window)
-    if age is not None and age < 48:
+    age = src_age
+    if age is not None and age < NEW_HOST_WINDOWS:
         out.append(
             Fact("new_host", "source", f"{src} first appeared {span(age, ws)} ago", age, -1.0)
         )

@@ -46,6 +46,8 @@ from detections.alerts import SEVERITIES, AlertRecord, RuleHitRecord, alert_key
 from models.quarantine import Quarantine
 
 KEYS = ("window", "src_host", "dst_host")
+#: Explanation row holding the detectors' evidence until it is spread over the facts.
+DETECTORS_ROW = "detectors"
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class AlertingStage:
             for s in self.signals
             if s.dst == src
             and 0 <= t0 - s.last_time <= span_s
-            and (not present or set(s.people) & set(accounts))
+            and _chains(s, present, set(s.people) & set(accounts))
         ]
         if not into:
             return None, None
@@ -280,7 +282,7 @@ class AlertingStage:
             carried = bool(set(sig.people) & set(other.people))
             shared = carried and not (sig.present or other.present)
             first, then = (other, sig) if other.time <= sig.time else (sig, other)
-            chain = first.dst == then.src and (not then.present or carried)
+            chain = first.dst == then.src and _chains(first, then.present, carried)
             foothold = other.src == sig.src and sig.stolen and other.stolen
             if shared or chain or foothold:
                 self._links.union(sig.id, other.id)
@@ -354,11 +356,52 @@ def _merge(rec: AlertRecord, sig: Signal, level: str, most: int) -> None:
     if score >= rec.stage_score:
         rec.stage_score = round(score, 4)
         if sig.facts:  # a remembered alert (from the store) keeps its facts
-            rec.explanation = [f.row() for f in sorted(sig.facts, key=lambda f: -abs(f.weight))]
+            rec.explanation = _rows(sig)
     hits = {(h.time, h.rule_id): h for h in [*rec.rule_hits, *sig.hits]}
     rec.rule_hits = sorted(hits.values(), key=lambda h: (h.time, h.rule_id))
     rec.techniques = sorted({t for h in rec.rule_hits for t in h.attack})
     rec.evidence = list(dict.fromkeys(h.evidence for h in rec.rule_hits if h.evidence))[:20]
+
+
+def _chains(first: Signal, then_present: bool, carried: bool) -> bool:
+    """Whether a hop into a host and a later hop out of it are one chain: the later one is
+    not its own user's work at that host, and the earlier one was not a person at their
+    own desk reaching a server many reach (or an account went through both)."""
+    if carried:
+        return True
+    return not then_present and not first.present
+
+
+def _rows(sig: Signal) -> list[dict[str, Any]]:
+    """The alert's explanation rows: its facts, the campaign's share when its candidate
+    scores more than it alone, and the detectors' evidence as one ``detectors`` row
+    that :func:`detections.alerting.batch.explain_alerts` spreads over the facts their
+    explanations point at. The contributions add up to the stage score."""
+    rows = [f.row() for f in sorted(sig.facts, key=lambda f: -abs(f.weight))]
+    bonus = sig.candidate_score - sig.score
+    if bonus > 1e-9:
+        rows.append(
+            Fact(
+                "campaign",
+                "campaign",
+                "linked with other flagged activity (a shared account away from its owner's "
+                "desk, a chain of hosts, or one source with several new accounts)",
+                round(bonus, 4),
+                round(bonus, 4),
+            ).row()
+        )
+    if sig.evidence > 0:
+        names = ", ".join(sorted(sig.scores)) or "rules"
+        rows.append(
+            {
+                "feature": DETECTORS_ROW,
+                "value": round(sig.evidence, 4),
+                "contribution": round(sig.evidence, 4),
+                "text": f"scored above the threshold by {names}",
+                "group": DETECTORS_ROW,
+            }
+        )
+    return rows
 
 
 def _pick(accounts: Sequence[str]) -> str:
