@@ -159,6 +159,11 @@ class LogContext:
             out |= act.src_accounts.get(src, set())
         return {a for a in out if not is_machine(a) and not is_anonymous(a)}
 
+    def windows_used_from(self, account: str, src: str, windows: int = RECENT_WINDOWS) -> int:
+        """In how many of the last ``windows`` windows ``account`` authenticated from ``src``
+        to another host (alerted occurrences included)."""
+        return sum(account in act.src_accounts.get(src, ()) for act in list(self.recent)[-windows:])
+
     def recent_new_destinations(self, src: str, windows: int = 1) -> set[str]:
         """Never-seen destinations ``src`` opened in the last ``windows`` windows."""
         out: set[str] = set()

@@ -41,7 +41,7 @@ import polars as pl
 from detections.alerting.candidates import Links, Signal, candidate_score, detector_evidence
 from detections.alerting.context import LogContext, is_anonymous, is_machine
 from detections.alerting.facts import Fact, edge_facts, rule_facts, span
-from detections.alerting.suppress import Suppression, VerdictBook, known_benign
+from detections.alerting.suppress import RECLASSIFY, Suppression, VerdictBook, known_benign
 from detections.alerts import SEVERITIES, AlertRecord, RuleHitRecord, alert_key
 from models.quarantine import Quarantine
 
@@ -162,6 +162,7 @@ class AlertingStage:
             if dst:
                 hits.setdefault((h.src_host or dst, dst), []).append(h)
         info = _edge_info(edges)
+        tickets = _tickets_only(edges)
         touched: dict[str, AlertRecord] = {}
         for pair in sorted(set(per_edge) | set(hits)):
             src, dst = pair
@@ -174,8 +175,9 @@ class AlertingStage:
             if ph:
                 t0 = min(t0, min(h.time for h in ph))
             why = known_benign(
-                ctx, window=window, src=src, dst=dst, accounts=accounts, verdicts=self.verdicts
-            )
+                ctx, window=window, src=src, dst=dst, accounts=accounts,
+                verdicts=self.verdicts, tickets_only=tickets.get(pair, False),
+            )  # fmt: skip
             if why is not None and not (ph and why.kind != "verdict"):
                 rec = self._suppressed(window, pair, t0, t1, accounts, every, ph, why)
                 touched[rec.key] = rec
@@ -308,6 +310,11 @@ class AlertingStage:
     def _suppressed(self, window, pair, t0, t1, accounts, every, hits, why: Suppression):
         key = self.open_pairs.get(pair)
         rec = self.records.get(key) if key else None
+        if rec is not None and not rec.suppressed and why.kind in RECLASSIFY:
+            # Its later occurrences show the open alert's pair is routine: reclassify it
+            # (kept, with the reason) and let the pair be learned from now on.
+            rec.suppressed, rec.suppressed_reason = True, why.reason
+            self.quarantine.release([pair], window=window)
         if rec is None or not rec.suppressed:
             key = alert_key(window, *pair)
             rec = self.records.get(key)
@@ -417,6 +424,15 @@ def _edge_info(edges: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int, flo
     for s, d, ft, lt, ntlm, n in edges.select(cols).iter_rows():
         out[(s, d)] = (int(ft), int(lt), float(ntlm) / max(float(n), 1.0))
     return out
+
+
+def _tickets_only(edges: pl.DataFrame) -> dict[tuple[str, str], bool]:
+    if edges.is_empty() or "n_tgs" not in edges.columns:
+        return {}
+    rows = edges.select(
+        "src_host", "dst_host", (pl.col("n_tgs") + pl.col("n_tgt") >= pl.col("count"))
+    )
+    return {(s, d): bool(t) for s, d, t in rows.iter_rows()}
 
 
 def _all_scores(scores: Mapping[str, pl.DataFrame], src: str, dst: str) -> dict[str, float]:

@@ -15,6 +15,11 @@ filter), it does not count towards the alert queue, and its pair is not quaranti
   admins) used from a host where it is logged on or that it usually works from;
 * ``roaming`` -- every person on the edge is logged on at the source and used the
   destination before from another host (hot desks, moved desks);
+* ``tickets`` -- the edge holds only Kerberos ticket requests to a domain controller
+  (the logon they serve is judged on its own edge);
+* ``routine`` -- every account on the edge authenticated from the source in at least 8
+  of the last 48 windows, alerted occurrences included (a scheduled task, a service:
+  an open alert whose pair turns out routine is reclassified, and its pair released);
 * ``verdict`` -- an analyst called this pair, or this account from this source,
   ``false_positive`` (:class:`VerdictBook`).
 """
@@ -34,6 +39,10 @@ FAN_OUT_MIN = 50
 ACCOUNT_FAN_OUT = 25
 #: Windows an account authenticated from a host before that host is its usual source.
 USUAL_SOURCE = 5
+#: An account used from a host in this many of the last day's windows works from it routinely.
+ROUTINE_WINDOWS = 8
+#: Classes an open alert is reclassified into when later occurrences show them.
+RECLASSIFY = ("routine",)
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,11 @@ def known_benign(
     dst: str,
     accounts: Sequence[str],
     verdicts: VerdictBook | None = None,
+    tickets_only: bool = False,
 ) -> Suppression | None:
-    """The known-benign class of an edge, from the history before ``window``, or None."""
+    """The known-benign class of an edge, from the history before ``window`` (and the
+    recent windows' activity, this one included), or None. ``tickets_only``: the edge
+    holds only Kerberos ticket requests."""
     if verdicts is not None:
         hit = verdicts.match(src, dst, accounts)
         if hit is not None:
@@ -107,6 +119,12 @@ def known_benign(
         )
     if accounts and all(is_anonymous(a) for a in accounts):
         return Suppression("null_session", f"ANONYMOUS LOGON null session from {src} to {dst}")
+    if tickets_only and ctx.is_dc(dst):
+        return Suppression(
+            "tickets",
+            f"only Kerberos ticket requests from {src} to domain controller {dst} (the logon "
+            "they serve is judged on its own)",
+        )
     people = [a for a in accounts if not is_machine(a) and not is_anonymous(a)]
     own = f"{src}$"
     if (
@@ -145,4 +163,12 @@ def known_benign(
                 f"{', '.join(people[:3])} logged on at {src} and used {dst} before from "
                 "another host (a hot desk or a moved desk)",
             )
+    used = {a: ctx.windows_used_from(a, src) for a in accounts if not is_anonymous(a)}
+    if used and all(n >= ROUTINE_WINDOWS for n in used.values()):
+        a = min(used, key=used.__getitem__)
+        return Suppression(
+            "routine",
+            f"{a} authenticated from {src} in {used[a]} of the last 48 windows (routine or "
+            "scheduled use of this source: a task, a service)",
+        )
     return None

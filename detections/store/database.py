@@ -190,8 +190,9 @@ def _merged(a: AlertRecord, old: Any) -> AlertRecord:
         evidence=list(dict.fromkeys([*(old.evidence or []), *a.evidence]))[:20],
         src_ips=list(dict.fromkeys([*(old.src_ips or []), *a.src_ips]))[:50],
         severity=SEVERITIES[rank],
-        suppressed=bool(a.suppressed and old.suppressed),
-        suppressed_reason=a.suppressed_reason if a.suppressed and old.suppressed else "",
+        # The stage's latest decision wins: an open alert later found routine is suppressed.
+        suppressed=bool(a.suppressed),
+        suppressed_reason=a.suppressed_reason if a.suppressed else "",
     )
 
 

@@ -188,3 +188,31 @@ def test_fan_out_sources_and_accounts_are_known_benign():
 )
 def test_severity_bands(score, level):
     assert StageConfig().severity(score) == level
+
+
+def test_an_open_alert_whose_pair_turns_out_routine_is_reclassified_and_released():
+    stage = stage_after()
+    b = 5 * 86_400 + 10 * 3600
+    first = None
+    for i in range(10):
+        (rec,) = step(
+            stage, [ev(b + i * WS, "task@D", "WS1", "S9", auth="NTLM")], hot={("WS1", "S9")}
+        )
+        first = first or rec.key
+        assert rec.key == first  # one alert: the pair's occurrences join it
+        if i == 0:
+            assert not rec.suppressed
+    assert rec.suppressed and rec.suppressed_reason.startswith(
+        "task@D authenticated from WS1 in 8 of the last 48 windows (routine"
+    )
+    assert stage.quarantine.is_held(("WS1", "S9"), rec.window)
+    assert not stage.quarantine.is_held(("WS1", "S9"), rec.occurrences[-1])
+
+
+def test_ticket_requests_alone_are_not_movement_to_the_dc():
+    stage = stage_after()
+    b = 5 * 86_400 + 10 * 3600
+    (rec,) = step(stage, [ev(b, "eve@D", "WS2", "DC1", orient="TGS")], hot={("WS2", "DC1")})
+    assert rec.suppressed and rec.suppressed_reason.startswith(
+        "only Kerberos ticket requests from WS2 to domain controller DC1"
+    )
