@@ -68,8 +68,9 @@ def rows_csv(rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-def read_chunk(stream: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """(metadata, rows) of the next chunk the command wrote, None at end of stream."""
+def read_chunk(stream: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]] | None:
+    """(metadata, rows, field names) of the next chunk the command wrote, None at end
+    of stream. Empty values are left out of the rows, as Splunk shows them."""
     header = stream.readline()
     while header and not header.strip():
         header = stream.readline()
@@ -80,7 +81,8 @@ def read_chunk(stream: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | Non
     meta = json.loads(stream.read(int(meta_len)))
     body = stream.read(int(body_len)).decode()
     rows = []
-    for row in csv.DictReader(io.StringIO(body)):
+    reader = csv.DictReader(io.StringIO(body))
+    for row in reader:
         out: dict[str, Any] = {}
         for name, value in row.items():
             if name.startswith("__mv_"):
@@ -91,7 +93,8 @@ def read_chunk(stream: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | Non
             elif value != "" or name not in out:
                 out[name] = value
         rows.append({k: v for k, v in out.items() if v != ""})
-    return meta, rows
+    names = [n for n in reader.fieldnames or [] if not n.startswith("__mv_")]
+    return meta, rows, names
 
 
 @dataclass
@@ -104,6 +107,12 @@ class Result:
     returncode: int | None = None
     stderr: str = ""
     chunks: int = 0
+    fields: set[str] = field(default_factory=set)
+
+    def as_input(self) -> list[dict[str, Any]]:
+        """The rows as splunkd passes them to the next command: every field, empty or not."""
+        names = sorted(self.fields)
+        return [{name: row.get(name, "") for name in names} for row in self.rows]
 
     @property
     def errors(self) -> list[str]:
@@ -186,9 +195,10 @@ def run_command(
             answer = read_chunk(proc.stdout)
             if answer is None:
                 break
-            meta, out = answer
+            meta, out, names = answer
             result.chunks += 1
             result.rows += out
+            result.fields.update(names)
             result.messages += _messages(meta)
             if meta.get("finished") and (generating or not pending):
                 break

@@ -21,6 +21,7 @@ from tests.splunk_app.chunked import Result, run_command
 from tests.splunk_app.splunkd import Splunkd
 
 ROOT = Path(__file__).resolve().parents[2]
+PAGE = 7  # the API's api.max_page in these tests
 DEFAULT_API_CONF = {"api": {"verify_tls": "true", "ca_file": "", "timeout": "30"}}
 
 
@@ -54,9 +55,13 @@ class LiveApi:
         return r.json()
 
     def all_alerts(self, **params: Any) -> list[dict]:
+        return self.all_items("/alerts", **params)
+
+    def all_items(self, path: str, **params: Any) -> list[dict]:
+        """Every item of a cursor-paged list route."""
         items, cursor = [], None
         while True:
-            page = self.get("/alerts", limit=100, **params, **({"cursor": cursor} if cursor else {}))
+            page = self.get(path, limit=100, **params, **({"cursor": cursor} if cursor else {}))
             items += page["items"]
             cursor = page["next_cursor"]
             if cursor is None:
@@ -65,19 +70,24 @@ class LiveApi:
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory) -> Iterator[LiveApi]:
-    """uvicorn serving hopwatch's app (SQLite, template summaries) on a free port."""
+    """uvicorn serving hopwatch's app (SQLite, template summaries) on a free port; pages
+    hold at most ``PAGE`` alerts, so every listing crosses several cursor pages."""
     import uvicorn
 
-    from tests.test_api import make_client
+    from service.app import create_app
+    from service.settings import load_settings
+    from tests.test_api import seed
     from tests.test_store import make_engine
 
     tmp_path = tmp_path_factory.mktemp("api")
+    settings = load_settings(
+        llm={"engine": "template"}, data={"dir": str(tmp_path / "data")}, api={"max_page": PAGE}
+    )
     for engine in make_engine("sqlite", tmp_path):
-        client, keys = make_client(engine, tmp_path)
+        keys = seed(engine)
+        app = create_app(settings, engine=engine, key_cache_ttl=0)
         port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning")
-        )
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

@@ -50,7 +50,7 @@ class HopwatchAlertsCommand(GeneratingCommand):
             try:
                 yield alert_row(client.alert(self.alert_id))
             except NotFoundError:
-                self.write_warning("hopwatchalerts: alert %d does not exist", self.alert_id)
+                self.write_warning("hopwatchalerts: alert %d does not exist" % self.alert_id)
             return
         params = {
             "min_score": self.min_score,

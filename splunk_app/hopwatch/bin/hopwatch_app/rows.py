@@ -47,20 +47,16 @@ def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[in
 
 
 def hopwatch_user(value: Optional[str]) -> Optional[str]:
-    """A user filter in hopwatch's ``name@DOMAIN`` form: ``DOM\\name`` and
-    ``name@dom.example`` are rewritten (name lower-case, domain upper-case, first label);
-    anything else is passed as given."""
+    """A user filter in hopwatch's ``name@DOMAIN`` form: ``DOM\\name`` (as Windows and the
+    Splunk Add-on for Windows write it) becomes ``name@DOM`` (name lower-case, domain
+    upper-case, first label); anything else is passed as given."""
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
-    if "\\" in text:
-        domain, name = text.split("\\", 1)
-    elif "@" in text:
-        name, domain = text.split("@", 1)
-    else:
+    if "\\" not in text:
         return text
-    domain = domain.split(".")[0].upper() or "?"
-    return "%s@%s" % (name.lower(), domain)
+    domain, name = text.split("\\", 1)
+    return "%s@%s" % (name.lower(), domain.split(".")[0].upper() or "?")
 
 
 def hopwatch_host(value: Optional[str]) -> Optional[str]:
@@ -68,6 +64,12 @@ def hopwatch_host(value: Optional[str]) -> Optional[str]:
     if value is None or not str(value).strip():
         return None
     return str(value).strip().lstrip("\\")
+
+
+def mv(values: Any) -> Any:
+    """A multivalue field: the list, or "" when empty (so the field still exists)."""
+    values = list(values or [])
+    return values if values else ""
 
 
 def alert_row(item: Dict[str, Any]) -> Dict[str, Any]:
@@ -87,20 +89,20 @@ def alert_row(item: Dict[str, Any]) -> Dict[str, Any]:
         "status": item["status"],
         "verdict": item.get("verdict") or "",
         "campaign_id": item.get("campaign_id") or "",
-        "techniques": list(item.get("techniques") or []),
+        "techniques": mv(item.get("techniques")),
     }
     for name in ("gnn", "xgb", "rules"):
         row["score_" + name] = (item.get("scores") or {}).get(name, "")
     if "explanation" in item:  # the detail of one alert
-        row["explanation"] = [
+        row["explanation"] = mv([
             "%s = %s (%+.3f): %s"
             % (e.get("feature"), e.get("value"), float(e.get("contribution") or 0), e.get("text"))
             for e in item.get("explanation") or []
-        ]
-        row["rules"] = ["%s: %s" % (h["rule_id"], h["title"]) for h in item.get("rule_hits") or []]
-        row["evidence"] = list(item.get("evidence") or [])
-        row["src_ips"] = list(item.get("src_ips") or [])
-        row["users"] = list(item.get("users") or [])
+        ])
+        row["rules"] = mv("%s: %s" % (h["rule_id"], h["title"]) for h in item.get("rule_hits") or [])
+        row["evidence"] = mv(item.get("evidence"))
+        row["src_ips"] = mv(item.get("src_ips"))
+        row["users"] = mv(item.get("users"))
         row["note"] = item.get("note") or ""
     row["_raw"] = json.dumps(item, sort_keys=True)
     return row
@@ -138,7 +140,7 @@ def campaign_row(detail: Dict[str, Any]) -> Dict[str, Any]:
         "first_seen": iso(detail["first_time"]),
         "last_seen": iso(detail["last_time"]),
         "hop_path": hop_path(hops),
-        "hops": [
+        "hops": mv([
             "%d. %s %s -> %s as %s (alert %s)"
             % (
                 i + 1,
@@ -149,12 +151,12 @@ def campaign_row(detail: Dict[str, Any]) -> Dict[str, Any]:
                 h.get("alert_id"),
             )
             for i, h in enumerate(hops)
-        ],
+        ]),
         "hop_count": len(hops),
-        "hosts": list(detail.get("hosts") or []),
-        "users": list(detail.get("users") or []),
-        "techniques": list(detail.get("techniques") or []),
-        "alert_ids": [a["id"] for a in alerts],
+        "hosts": mv(detail.get("hosts")),
+        "users": mv(detail.get("users")),
+        "techniques": mv(detail.get("techniques")),
+        "alert_ids": mv(a["id"] for a in alerts),
         "_raw": json.dumps({k: v for k, v in detail.items() if k != "alerts"}, sort_keys=True),
     }
 
@@ -174,6 +176,7 @@ def summary_fields(summary: Optional[Dict[str, Any]], status: str) -> Dict[str, 
 
 __all__ = [
     "alert_row",
+    "mv",
     "campaign_row",
     "campaign_status",
     "hop_path",
