@@ -57,7 +57,7 @@ def rows_csv(rows: list[dict[str, Any]]) -> bytes:
             if name.startswith("__mv_"):
                 value = row.get(name[5:])
                 values.append(
-                    ";".join("$%s$" % str(v).replace("$", "$$") for v in value)
+                    ";".join("${}$".format(str(v).replace("$", "$$")) for v in value)
                     if isinstance(value, list)
                     else ""
                 )

@@ -34,7 +34,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def app_dir(tmp_path_factory) -> Path:
     """``hopwatch`` staged with lib/splunklib, by the build script `make splunk-app` runs."""
-    spec = importlib.util.spec_from_file_location("splunk_app_build", ROOT / "splunk_app" / "build.py")
+    spec = importlib.util.spec_from_file_location(
+        "splunk_app_build", ROOT / "splunk_app" / "build.py"
+    )
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     return build.stage(tmp_path_factory.mktemp("stage"))
@@ -87,7 +89,9 @@ def live_api(tmp_path_factory) -> Iterator[LiveApi]:
         keys = seed(engine)
         app = create_app(settings, engine=engine, key_cache_ttl=0)
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30
@@ -108,7 +112,9 @@ def splunkd(live_api) -> Iterator[Splunkd]:
     """splunkd with the setup page's credential for the live API (a write key)."""
     confs = {"hopwatch": {k: dict(v) for k, v in DEFAULT_API_CONF.items()}}
     with Splunkd(confs=confs) as server:
-        server.store("hopwatch", "api", json.dumps({"url": live_api.url, "key": live_api.keys["write"]}))
+        server.store(
+            "hopwatch", "api", json.dumps({"url": live_api.url, "key": live_api.keys["write"]})
+        )
         yield server
 
 

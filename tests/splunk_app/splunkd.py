@@ -119,8 +119,7 @@ class Splunkd:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {
-                    k: v[0]
-                    for k, v in parse_qs(self.rfile.read(length).decode(), True).items()
+                    k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), True).items()
                 }
                 path = url.path
                 web = "/splunkd/__raw/" in path
@@ -180,7 +179,9 @@ class Splunkd:
                 if method == "POST":
                     stanzas[stanza].update(form)
                 path = f"{base}/configs/conf-{conf}"
-                self._send(200, splunkd._feed(path, [splunkd._entry(stanza, path, stanzas[stanza])]))
+                self._send(
+                    200, splunkd._feed(path, [splunkd._entry(stanza, path, stanzas[stanza])])
+                )
 
             def do_GET(self) -> None:
                 self._handle("GET")

@@ -56,7 +56,9 @@ def test_alert_results_arrive_through_post_events(app_dir, splunkd, live_api, tm
             user="Eve", domain="CORP", record=500 + i)}
         for i in range(3)
     ] + [classic_4624(1_800_000_100, "SRV-WEB3", "WKS-EVE", "eve", "CORP", 600)]  # fmt: skip
-    done = run_action(app_dir, json.dumps(payload(splunkd, results(tmp_path, rows), batch_size=3)), "--execute")
+    done = run_action(
+        app_dir, json.dumps(payload(splunkd, results(tmp_path, rows), batch_size=3)), "--execute"
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert lines[0].startswith("INFO hopwatch_send: sid=scheduler__admin__search__RMD5")
@@ -108,7 +110,9 @@ def test_failures_are_one_log_line_in_splunk_terms(app_dir, splunkd, live_api, t
     splunkd.store("hopwatch", "api", json.dumps({"url": down, "key": live_api.keys["write"]}))
     unreachable = run_action(app_dir, json.dumps(good), "--execute")
     assert unreachable.returncode == 3
-    assert unreachable.stderr.startswith(f"ERROR hopwatch_send: the hopwatch API at {down} is unreachable")
+    assert unreachable.stderr.startswith(
+        f"ERROR hopwatch_send: the hopwatch API at {down} is unreachable"
+    )
     for done in (denied, unreachable):
         assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
         assert live_api.keys["write"] not in done.stderr

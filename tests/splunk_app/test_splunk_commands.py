@@ -97,7 +97,8 @@ def test_campaigns_carry_their_ordered_hop_paths(search, live_api):
         assert row["hop_path"] == " -> ".join(path)
         values = row["hops"] if isinstance(row["hops"], list) else [row["hops"]]
         assert len(values) == len(hops) == int(row["hop_count"])
-        assert all(f"{h['src_host']} -> {h['dst_host']}" in v for h, v in zip(hops, values))
+        for hop, value in zip(hops, values, strict=True):
+            assert f"{hop['src_host']} -> {hop['dst_host']}" in value
         assert int(row["alert_count"]) == detail["alert_count"]
         assert row["status"] == "open"  # every seeded alert is new
 
@@ -216,7 +217,9 @@ def test_errors_read_as_one_search_error(search, live_api, splunkd):
     [message] = denied.errors
     assert message.startswith("hopwatchalerts: hopwatch rejected the API key (unknown or revoked")
 
-    splunkd.store("hopwatch", "api", json.dumps({"url": live_api.url, "key": live_api.keys["read"]}))
+    splunkd.store(
+        "hopwatch", "api", json.dumps({"url": live_api.url, "key": live_api.keys["read"]})
+    )
     rows = [{"_time": "1", "_raw": xml_4624(time=1, computer="A", workstation="B")}]
     scope = search("hopwatchsend", rows=rows)
     [message] = scope.errors

@@ -32,11 +32,11 @@ def dashboard_searches() -> dict[str, str]:
     for name, definition in studio_dashboards().items():
         sources = definition["dataSources"]
 
-        def full(ds_id: str) -> str:
+        def full(ds_id: str, sources: dict = sources) -> str:
             ds = sources[ds_id]
             query = ds["options"]["query"]
             if ds["type"] == "ds.chain":
-                return full(ds["options"]["extend"]) + " " + query
+                return full(ds["options"]["extend"], sources) + " " + query
             assert ds["type"] == "ds.search", ds_id
             return query
 
@@ -91,11 +91,7 @@ def run_spl(search, spl: str, tokens: dict[str, str]):
 def test_the_dashboards_are_dashboard_studio_and_cover_the_issue():
     dashboards = studio_dashboards()
     assert set(dashboards) == {"hopwatch_overview", "hopwatch_campaigns", "hopwatch_alert"}
-    titles = {
-        v.get("title", "")
-        for d in dashboards.values()
-        for v in d["visualizations"].values()
-    }
+    titles = {v.get("title", "") for d in dashboards.values() for v in d["visualizations"].values()}
     for needed in ("Alerts over time by severity", "Top source hosts", "Top accounts",
                    "Open campaigns", "Grounded summary"):  # fmt: skip
         assert any(needed in t for t in titles), needed

@@ -17,10 +17,10 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hopwatch_app.client import HopwatchAppError, HopwatchClient  # noqa: E402
-from hopwatch_app.events import decode_mv, to_batch  # noqa: E402
-from hopwatch_app.send import batch_row  # noqa: E402
-from hopwatch_app.settings import APP, load_settings  # noqa: E402
+from hopwatch_app.client import HopwatchAppError, HopwatchClient
+from hopwatch_app.events import decode_mv, to_batch
+from hopwatch_app.send import batch_row
+from hopwatch_app.settings import APP, load_settings
 
 ACTION = "hopwatch_send"
 MAX_BATCH = 10000
@@ -31,7 +31,7 @@ class PayloadError(Exception):
 
 
 def log(level, message, *args):
-    sys.stderr.write("%s %s: %s\n" % (level, ACTION, message % args if args else message))
+    sys.stderr.write(f"{level} {ACTION}: {message % args if args else message}\n")
     sys.stderr.flush()
 
 
@@ -39,12 +39,12 @@ def read_payload(text):
     try:
         payload = json.loads(text)
     except ValueError as exc:
-        raise PayloadError("the alert payload on stdin is not JSON (%s)" % exc) from None
+        raise PayloadError(f"the alert payload on stdin is not JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise PayloadError("the alert payload is not a JSON object")
     missing = [k for k in ("session_key", "server_uri", "results_file") if not payload.get(k)]
     if missing:
-        raise PayloadError("the alert payload lacks %s" % ", ".join(missing))
+        raise PayloadError("the alert payload lacks {}".format(", ".join(missing)))
     return payload
 
 
@@ -66,7 +66,7 @@ def read_results(path):
                 rows.append(out)
             return rows
     except (OSError, EOFError, csv.Error, UnicodeDecodeError) as exc:
-        raise PayloadError("cannot read the results file %s (%s)" % (path, exc)) from None
+        raise PayloadError(f"cannot read the results file {path} ({exc})") from None
 
 
 def service_for(payload):
@@ -95,7 +95,9 @@ def batch_size(payload):
 def run(payload):
     size = batch_size(payload)
     rows = read_results(payload["results_file"])
-    where = "sid=%s search_name=%r" % (payload.get("sid", "?"), payload.get("search_name", ""))
+    where = "sid={} search_name={!r}".format(
+        payload.get("sid", "?"), payload.get("search_name", "")
+    )
     if not rows:
         log("INFO", "%s: the search returned no results; nothing sent", where)
         return 0

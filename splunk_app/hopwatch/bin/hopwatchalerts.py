@@ -10,16 +10,17 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hopwatch_app.client import NotFoundError  # noqa: E402
-from hopwatch_app.command import Since, Text, client_for, guarded  # noqa: E402
-from hopwatch_app.rows import alert_row, hopwatch_host, hopwatch_user, parse_since  # noqa: E402
-from splunklib.searchcommands import (  # noqa: E402
+from splunklib.searchcommands import (
     Configuration,
     GeneratingCommand,
     Option,
     dispatch,
     validators,
 )
+
+from hopwatch_app.client import NotFoundError
+from hopwatch_app.command import Since, Text, client_for, guarded
+from hopwatch_app.rows import alert_row, hopwatch_host, hopwatch_user, parse_since
 
 
 @Configuration(distributed=False)
@@ -33,11 +34,16 @@ class HopwatchAlertsCommand(GeneratingCommand):
     src_host = Option(require=False, validate=Text())
     dst_host = Option(require=False, validate=Text())
     user = Option(require=False, validate=Text())
-    detector = Option(require=False, validate=validators.Match("detector", r"^[a-z][a-z0-9_]{0,49}$"))
+    detector = Option(
+        require=False, validate=validators.Match("detector", r"^[a-z][a-z0-9_]{0,49}$")
+    )
     campaign = Option(require=False, validate=validators.Integer(1))
     since = Option(require=False, validate=Since())
-    sort = Option(require=False, default="-time",
-                  validate=validators.Set("-time", "time", "-score", "score", "-id", "id"))
+    sort = Option(
+        require=False,
+        default="-time",
+        validate=validators.Set("-time", "time", "-score", "score", "-id", "id"),
+    )
     limit = Option(require=False, default=1000, validate=validators.Integer(1, 100000))
     alert_id = Option(require=False, validate=validators.Integer(1))
 

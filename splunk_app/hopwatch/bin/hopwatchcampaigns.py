@@ -10,15 +10,16 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hopwatch_app.command import Since, client_for, guarded  # noqa: E402
-from hopwatch_app.rows import campaign_row, parse_since  # noqa: E402
-from splunklib.searchcommands import (  # noqa: E402
+from splunklib.searchcommands import (
     Configuration,
     GeneratingCommand,
     Option,
     dispatch,
     validators,
 )
+
+from hopwatch_app.command import Since, client_for, guarded
+from hopwatch_app.rows import campaign_row, parse_since
 
 
 @Configuration(distributed=False)

@@ -11,16 +11,17 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hopwatch_app.command import client_for, guarded  # noqa: E402
-from hopwatch_app.events import to_batch  # noqa: E402
-from hopwatch_app.send import batch_row  # noqa: E402
-from splunklib.searchcommands import (  # noqa: E402
+from splunklib.searchcommands import (
     Configuration,
     Option,
     StreamingCommand,
     dispatch,
     validators,
 )
+
+from hopwatch_app.command import client_for, guarded
+from hopwatch_app.events import to_batch
+from hopwatch_app.send import batch_row
 
 
 @Configuration(distributed=False)

@@ -10,16 +10,17 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hopwatch_app.client import NotFoundError, path_id  # noqa: E402
-from hopwatch_app.command import client_for, guarded  # noqa: E402
-from hopwatch_app.rows import summary_fields  # noqa: E402
-from splunklib.searchcommands import (  # noqa: E402
+from splunklib.searchcommands import (
     Configuration,
     Option,
     StreamingCommand,
     dispatch,
     validators,
 )
+
+from hopwatch_app.client import NotFoundError, path_id
+from hopwatch_app.command import client_for, guarded
+from hopwatch_app.rows import summary_fields
 
 
 @Configuration(distributed=False)
@@ -38,7 +39,7 @@ class HopwatchSummaryCommand(StreamingCommand):
         for record in records:
             alert_id = path_id(record.get(self.field))
             if alert_id is None:
-                record.update(summary_fields(None, "no alert id in field %s" % self.field))
+                record.update(summary_fields(None, f"no alert id in field {self.field}"))
                 yield record
                 continue
             if alert_id not in cache:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Iterator
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
@@ -39,8 +39,8 @@ class ApiSettings:
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HopwatchAppError(
-                "the hopwatch API URL %r is not an http(s) URL: correct it on the hopwatch "
-                "setup page (Apps > hopwatch > Set up)" % (url,)
+                f"the hopwatch API URL {url!r} is not an http(s) URL: correct it on the hopwatch "
+                "setup page (Apps > hopwatch > Set up)"
             )
         if not key:
             raise HopwatchAppError(
@@ -54,10 +54,9 @@ class ApiSettings:
         self.timeout = timeout
 
     def __repr__(self) -> str:  # never show the key
-        return "ApiSettings(url=%r, verify_tls=%r, ca_file=%r)" % (
-            self.url,
-            self.verify_tls,
-            self.ca_file,
+        return (
+            f"ApiSettings(url={self.url!r}, verify_tls={self.verify_tls!r}, "
+            f"ca_file={self.ca_file!r})"
         )
 
 
@@ -73,7 +72,7 @@ def _detail(body: bytes) -> str:
         for item in detail[:5]:
             if isinstance(item, dict):
                 loc = ".".join(str(p) for p in item.get("loc", []) if p not in ("query", "body"))
-                parts.append("%s: %s" % (loc or "request", item.get("msg", "invalid")))
+                parts.append("{}: {}".format(loc or "request", item.get("msg", "invalid")))
         return "; ".join(parts) or "invalid request"
     return str(detail)[:300]
 
@@ -91,18 +90,18 @@ class HopwatchClient:
         else:
             self._context = None
 
-    def _request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         headers = {
             "X-API-Key": self.settings.key,
             "Accept": "application/json",
-            "User-Agent": "hopwatch-splunk-app/%s" % APP_VERSION,
+            "User-Agent": f"hopwatch-splunk-app/{APP_VERSION}",
         }
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         request = Request(self.settings.url + path, data=data, headers=headers, method=method)
-        where = "%s %s" % (method, path.split("?")[0])
+        where = "{} {}".format(method, path.split("?")[0])
         try:
             with urlopen(request, timeout=self.settings.timeout, context=self._context) as resp:
                 raw = resp.read()
@@ -112,65 +111,65 @@ class HopwatchClient:
             reason = exc.reason
             if isinstance(reason, ssl.SSLCertVerificationError):
                 raise HopwatchAppError(
-                    "TLS verification of %s failed (%s): give the CA bundle that signed the "
+                    f"TLS verification of {self.settings.url} failed "
+                    f"({reason.verify_message or reason}): give the CA bundle that signed the "
                     "API's certificate as ca_file on the hopwatch setup page"
-                    % (self.settings.url, reason.verify_message or reason)
                 ) from None
             raise HopwatchAppError(
-                "the hopwatch API at %s is unreachable (%s): check the URL on the hopwatch "
-                "setup page and that `hopwatch serve` is running" % (self.settings.url, reason)
+                f"the hopwatch API at {self.settings.url} is unreachable ({reason}): check the URL "
+                "on the hopwatch setup page and that `hopwatch serve` is running"
             ) from None
         except (socket.timeout, TimeoutError):
             raise HopwatchAppError(
-                "the hopwatch API at %s did not answer %s within %g s"
-                % (self.settings.url, where, self.settings.timeout)
+                f"the hopwatch API at {self.settings.url} did not answer {where} "
+                f"within {self.settings.timeout:g} s"
             ) from None
         except (ConnectionError, OSError) as exc:
             raise HopwatchAppError(
-                "the hopwatch API at %s dropped the connection (%s)" % (self.settings.url, exc)
+                f"the hopwatch API at {self.settings.url} dropped the connection ({exc})"
             ) from None
         try:
             return json.loads(raw.decode("utf-8"))
         except ValueError:
             raise HopwatchAppError(
-                "the hopwatch API at %s answered %s with something that is not JSON: is the URL "
-                "that of the hopwatch API?" % (self.settings.url, where)
+                f"the hopwatch API at {self.settings.url} answered {where} with something that is "
+                "not JSON: is the URL that of the hopwatch API?"
             ) from None
 
     def _http_error(self, status: int, body: bytes, where: str) -> HopwatchAppError:
         detail = _detail(body)
         if status == 401:
             return HopwatchAppError(
-                "hopwatch rejected the API key (%s): store a valid key on the hopwatch setup "
-                "page (`hopwatch apikey create`)" % detail
+                f"hopwatch rejected the API key ({detail}): store a valid key on the hopwatch "
+                "setup page (`hopwatch apikey create`)"
             )
         if status == 403:
             return HopwatchAppError(
-                "the stored hopwatch API key may not do this (%s): store a key with that scope "
-                "on the hopwatch setup page" % detail
+                f"the stored hopwatch API key may not do this ({detail}): store a key with that "
+                "scope on the hopwatch setup page"
             )
         if status == 404:
-            return NotFoundError("%s: %s" % (where, detail))
+            return NotFoundError(f"{where}: {detail}")
         if status == 413:
             return HopwatchAppError(
-                "hopwatch refused %s: the batch is too large (%s); lower batch_size" % (where, detail)
+                f"hopwatch refused {where}: the batch is too large ({detail}); lower batch_size"
             )
         if status == 422:
-            return HopwatchAppError("hopwatch refused %s: %s" % (where, detail))
+            return HopwatchAppError(f"hopwatch refused {where}: {detail}")
         return HopwatchAppError(
             "the hopwatch API answered %s with HTTP %d (%s)" % (where, status, detail)
         )
 
-    def get(self, path: str, params: Optional[Dict[str, Any]] = None) -> Any:
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` with the non-empty ``params``."""
         query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         return self._request("GET", path + ("?" + urlencode(query) if query else ""))
 
-    def post(self, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST ``body`` as JSON to ``path``."""
         return self._request("POST", path, body if body is not None else {})
 
-    def iter_pages(self, path: str, params: Dict[str, Any], limit: int) -> Iterator[Dict]:
+    def iter_pages(self, path: str, params: dict[str, Any], limit: int) -> Iterator[dict]:
         """Items of a cursor-paged list route, at most ``limit``, following ``next_cursor``."""
         sent = 0
         cursor = None
@@ -185,18 +184,18 @@ class HopwatchClient:
             if not cursor:
                 return
 
-    def alert(self, alert_id: int) -> Dict[str, Any]:
+    def alert(self, alert_id: int) -> dict[str, Any]:
         return self.get("/alerts/%d" % alert_id)
 
-    def campaign(self, campaign_id: int) -> Dict[str, Any]:
+    def campaign(self, campaign_id: int) -> dict[str, Any]:
         return self.get("/campaigns/%d" % campaign_id)
 
-    def summary(self, alert_id: int, *, generate: bool = False) -> Dict[str, Any]:
+    def summary(self, alert_id: int, *, generate: bool = False) -> dict[str, Any]:
         path = "/alerts/%d/summary" % alert_id
         return self.post(path) if generate else self.get(path)
 
-    def post_events(self, events: List[Dict[str, Any]], xml: List[str]) -> Dict[str, Any]:
-        body: Dict[str, Any] = {}
+    def post_events(self, events: list[dict[str, Any]], xml: list[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
         if events:
             body["events"] = events
         if xml:
@@ -208,7 +207,7 @@ class NotFoundError(HopwatchAppError):
     """The API answered 404 (no such alert, no summary yet)."""
 
 
-def path_id(value: Any) -> Optional[int]:
+def path_id(value: Any) -> int | None:
     """A positive integer id from a field value, or None."""
     text = str(value).strip() if value is not None else ""
     if not text.isdigit() or len(text) > 18 or int(text) < 1:

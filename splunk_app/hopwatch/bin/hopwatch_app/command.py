@@ -3,12 +3,13 @@ errors reported as one search error line (never a traceback)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from splunklib.searchcommands import validators
 
 from hopwatch_app.client import HopwatchAppError, HopwatchClient
 from hopwatch_app.rows import parse_since
 from hopwatch_app.settings import load_settings
-from splunklib.searchcommands import validators
 
 
 class Since(validators.Validator):
@@ -44,19 +45,18 @@ def client_for(command: Any) -> HopwatchClient:
     return HopwatchClient(load_settings(command.service))
 
 
-def guarded(command: Any, name: str, produce: Callable[[], Iterable[Dict]]) -> Iterator[Dict]:
+def guarded(command: Any, name: str, produce: Callable[[], Iterable[dict]]) -> Iterator[dict]:
     """Rows of ``produce()``; a failure ends the search with one error message."""
     try:
-        for row in produce():
-            yield row
+        yield from produce()
     except HopwatchAppError as exc:
-        command.error_exit(exc, "%s: %s" % (name, exc))
+        command.error_exit(exc, f"{name}: {exc}")
     except Exception as exc:  # a bug: say so in one line, keep the traceback in search.log
         command.logger.exception("%s failed", name)
         command.error_exit(
             exc,
-            "%s failed unexpectedly (%s: %s); the traceback is in search.log"
-            % (name, type(exc).__name__, exc),
+            f"{name} failed unexpectedly ({type(exc).__name__}: {exc}); "
+            "the traceback is in search.log",
         )
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 MAX_XML = 65536  # the API's limit per line
 LOGON_EVENTS = (4624, 4625, 4634)
@@ -38,12 +38,12 @@ _LOCAL = ("localhost", "127.0.0.1", "::1")
 _MV = re.compile(r"\$(?P<item>(?:\$\$|[^$])*)\$(?:;|$)")
 
 
-def decode_mv(text: str) -> List[str]:
+def decode_mv(text: str) -> list[str]:
     """Values of a ``__mv_`` column of a Splunk results file (``$a$;$b$``)."""
     return [m.replace("$$", "$") for m in _MV.findall(text)]
 
 
-def _values(record: Dict[str, Any], name: str) -> List[str]:
+def _values(record: dict[str, Any], name: str) -> list[str]:
     value = record.get(name)
     if value is None:
         return []
@@ -56,7 +56,7 @@ def _values(record: Dict[str, Any], name: str) -> List[str]:
     return out
 
 
-def _first(record: Dict[str, Any], *names: str, last: bool = False) -> Optional[str]:
+def _first(record: dict[str, Any], *names: str, last: bool = False) -> str | None:
     """The first of ``names`` with a value (its last value with ``last``: the target
     account of a 4624 comes after the subject)."""
     for name in names:
@@ -66,7 +66,7 @@ def _first(record: Dict[str, Any], *names: str, last: bool = False) -> Optional[
     return None
 
 
-def norm_host(value: Optional[str]) -> Optional[str]:
+def norm_host(value: str | None) -> str | None:
     """Short upper-case host name; IPs as written (lower-case); local names -> None."""
     if value is None:
         return None
@@ -78,7 +78,7 @@ def norm_host(value: Optional[str]) -> Optional[str]:
     return text.split(".")[0].upper()
 
 
-def norm_user(name: Optional[str], domain: Optional[str] = None) -> Optional[str]:
+def norm_user(name: str | None, domain: str | None = None) -> str | None:
     """``name@DOMAIN`` from a plain name (+ domain), ``DOM\\name`` or ``name@dom``."""
     if name is None:
         return None
@@ -90,10 +90,10 @@ def norm_user(name: Optional[str], domain: Optional[str] = None) -> Optional[str
     if not text or text.lower() in _EMPTY:
         return None
     dom = (domain or "").strip().split(".")[0].upper()
-    return "%s@%s" % (text.lower(), dom if dom and dom.lower() not in _EMPTY else "?")
+    return "{}@{}".format(text.lower(), dom if dom and dom.lower() not in _EMPTY else "?")
 
 
-def canonical_event(record: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], str]:
+def canonical_event(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """(canonical event, "") or (None, why it was skipped) for a classic logon event."""
     code_text = _first(record, "EventCode", "signature_id", "EventID")
     if code_text is None or not code_text.isdigit() or int(code_text) not in LOGON_EVENTS:
@@ -115,7 +115,7 @@ def canonical_event(record: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], s
     src_ip = _first(record, "Source_Network_Address", "src_ip")
     src = norm_host(_first(record, "Workstation_Name", "src_nt_host", "src")) or norm_host(src_ip)
     logon_type = _first(record, "Logon_Type", "logon_type") or "?"
-    event: Dict[str, Any] = {
+    event: dict[str, Any] = {
         "time": when,
         "src_user": user,
         "dst_user": user,
@@ -138,11 +138,11 @@ def canonical_event(record: Dict[str, Any]) -> Tuple[Optional[Dict[str, Any]], s
     return event, ""
 
 
-def to_batch(records: List[Dict[str, Any]]) -> Tuple[List[str], List[Dict[str, Any]], Dict]:
+def to_batch(records: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]], dict]:
     """(xml lines, canonical events, skipped counts per reason) of ``records``."""
-    xml: List[str] = []
-    events: List[Dict[str, Any]] = []
-    skipped: Dict[str, int] = {}
+    xml: list[str] = []
+    events: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
     for record in records:
         raw = str(record.get("_raw") or "").strip()
         if raw.startswith("<Event"):

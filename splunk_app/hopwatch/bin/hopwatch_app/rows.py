@@ -6,7 +6,7 @@ import json
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 _RELATIVE = re.compile(r"^-(\d{1,9})(s|m|h|d|w)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -18,7 +18,7 @@ def iso(seconds: Any) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[int]:
+def parse_since(text: str | None, now: float | None = None) -> int | None:
     """``since=`` as UTC seconds: ``-24h``/``-7d`` (s, m, h, d, w), epoch seconds, or an
     ISO 8601 date or time (UTC unless it has an offset). None when empty.
 
@@ -38,15 +38,14 @@ def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[in
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            "since=%r: use -24h, -7d (s, m, h, d, w), epoch seconds or 2024-05-01T00:00:00Z"
-            % text
+            f"since={text!r}: use -24h, -7d (s, m, h, d, w), epoch seconds or 2024-05-01T00:00:00Z"
         ) from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
     return max(0, int(stamp.timestamp()))
 
 
-def hopwatch_user(value: Optional[str]) -> Optional[str]:
+def hopwatch_user(value: str | None) -> str | None:
     """A user filter in hopwatch's ``name@DOMAIN`` form: ``DOM\\name`` (as Windows and the
     Splunk Add-on for Windows write it) becomes ``name@DOM`` (name lower-case, domain
     upper-case, first label); anything else is passed as given."""
@@ -56,10 +55,10 @@ def hopwatch_user(value: Optional[str]) -> Optional[str]:
     if "\\" not in text:
         return text
     domain, name = text.split("\\", 1)
-    return "%s@%s" % (name.lower(), domain.split(".")[0].upper() or "?")
+    return "{}@{}".format(name.lower(), domain.split(".")[0].upper() or "?")
 
 
-def hopwatch_host(value: Optional[str]) -> Optional[str]:
+def hopwatch_host(value: str | None) -> str | None:
     """A host filter without the leading ``\\\\`` Windows writes before workstation names."""
     if value is None or not str(value).strip():
         return None
@@ -72,9 +71,9 @@ def mv(values: Any) -> Any:
     return values if values else ""
 
 
-def alert_row(item: Dict[str, Any]) -> Dict[str, Any]:
+def alert_row(item: dict[str, Any]) -> dict[str, Any]:
     """One alert (as listed, or in detail) as a Splunk row."""
-    row: Dict[str, Any] = {
+    row: dict[str, Any] = {
         "_time": item["time"],
         "alert_id": item["id"],
         "first_seen": iso(item["time"]),
@@ -94,12 +93,20 @@ def alert_row(item: Dict[str, Any]) -> Dict[str, Any]:
     for name in ("gnn", "xgb", "rules"):
         row["score_" + name] = (item.get("scores") or {}).get(name, "")
     if "explanation" in item:  # the detail of one alert
-        row["explanation"] = mv([
-            "%s = %s (%+.3f): %s"
-            % (e.get("feature"), e.get("value"), float(e.get("contribution") or 0), e.get("text"))
-            for e in item.get("explanation") or []
-        ])
-        row["rules"] = mv("%s: %s" % (h["rule_id"], h["title"]) for h in item.get("rule_hits") or [])
+        row["explanation"] = mv(
+            [
+                "{} = {} ({:+.3f}): {}".format(
+                    e.get("feature"),
+                    e.get("value"),
+                    float(e.get("contribution") or 0),
+                    e.get("text"),
+                )
+                for e in item.get("explanation") or []
+            ]
+        )
+        row["rules"] = mv(
+            "{}: {}".format(h["rule_id"], h["title"]) for h in item.get("rule_hits") or []
+        )
         row["evidence"] = mv(item.get("evidence"))
         row["src_ips"] = mv(item.get("src_ips"))
         row["users"] = mv(item.get("users"))
@@ -108,12 +115,12 @@ def alert_row(item: Dict[str, Any]) -> Dict[str, Any]:
     return row
 
 
-def campaign_status(alerts: List[Dict[str, Any]]) -> str:
+def campaign_status(alerts: list[dict[str, Any]]) -> str:
     """``open`` while any of the campaign's alerts is not closed, else ``closed``."""
     return "open" if any(a.get("status") != "closed" for a in alerts) else "closed"
 
 
-def hop_path(hops: List[Dict[str, Any]]) -> str:
+def hop_path(hops: list[dict[str, Any]]) -> str:
     """``A -> B -> C``: the first source, then each hop's destination in order."""
     if not hops:
         return ""
@@ -125,7 +132,7 @@ def hop_path(hops: List[Dict[str, Any]]) -> str:
     return " -> ".join(str(h) for h in path)
 
 
-def campaign_row(detail: Dict[str, Any]) -> Dict[str, Any]:
+def campaign_row(detail: dict[str, Any]) -> dict[str, Any]:
     """One campaign (``GET /campaigns/{id}``) as a Splunk row with its ordered hop path."""
     hops = list(detail.get("hops") or [])
     alerts = list(detail.get("alerts") or [])
@@ -140,18 +147,20 @@ def campaign_row(detail: Dict[str, Any]) -> Dict[str, Any]:
         "first_seen": iso(detail["first_time"]),
         "last_seen": iso(detail["last_time"]),
         "hop_path": hop_path(hops),
-        "hops": mv([
-            "%d. %s %s -> %s as %s (alert %s)"
-            % (
-                i + 1,
-                iso(h.get("time", 0)),
-                h.get("src_host"),
-                h.get("dst_host"),
-                h.get("user"),
-                h.get("alert_id"),
-            )
-            for i, h in enumerate(hops)
-        ]),
+        "hops": mv(
+            [
+                "%d. %s %s -> %s as %s (alert %s)"
+                % (
+                    i + 1,
+                    iso(h.get("time", 0)),
+                    h.get("src_host"),
+                    h.get("dst_host"),
+                    h.get("user"),
+                    h.get("alert_id"),
+                )
+                for i, h in enumerate(hops)
+            ]
+        ),
         "hop_count": len(hops),
         "hosts": mv(detail.get("hosts")),
         "users": mv(detail.get("users")),
@@ -161,7 +170,7 @@ def campaign_row(detail: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def summary_fields(summary: Optional[Dict[str, Any]], status: str) -> Dict[str, Any]:
+def summary_fields(summary: dict[str, Any] | None, status: str) -> dict[str, Any]:
     """The fields ``hopwatchsummary`` adds to a row."""
     summary = summary or {}
     return {
@@ -176,13 +185,13 @@ def summary_fields(summary: Optional[Dict[str, Any]], status: str) -> Dict[str, 
 
 __all__ = [
     "alert_row",
-    "mv",
     "campaign_row",
     "campaign_status",
     "hop_path",
     "hopwatch_host",
     "hopwatch_user",
     "iso",
+    "mv",
     "parse_since",
     "summary_fields",
 ]

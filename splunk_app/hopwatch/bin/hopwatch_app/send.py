@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from hopwatch_app.client import HopwatchClient
 
@@ -12,17 +12,17 @@ def batch_row(
     client: HopwatchClient,
     number: int,
     records: int,
-    xml: List[str],
-    events: List[Dict[str, Any]],
-    skipped: Dict[str, int],
-) -> Dict[str, Any]:
+    xml: list[str],
+    events: list[dict[str, Any]],
+    skipped: dict[str, int],
+) -> dict[str, Any]:
     """Post one batch (when it holds anything hopwatch can read) and describe the result.
 
     ``accepted``/``rejected``/``reasons``/``job_id`` are hopwatch's answer
     (``EventsAccepted``); ``skipped`` counts the records that were not Windows
     logon events and so were not sent.
     """
-    answer: Dict[str, Any] = {"accepted": 0, "rejected": 0, "reasons": {}, "job_id": None}
+    answer: dict[str, Any] = {"accepted": 0, "rejected": 0, "reasons": {}, "job_id": None}
     if xml or events:
         answer = client.post_events(events, xml)
     reasons = answer.get("reasons") or {}

@@ -10,7 +10,7 @@ Nothing secret is in a ``.conf`` file.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 from hopwatch_app.client import ApiSettings, HopwatchAppError
 
@@ -33,7 +33,7 @@ def as_bool(value: Any, default: bool) -> bool:
     return default
 
 
-def _entries(service: Any, path: str, **query: Any) -> List[Dict[str, Any]]:
+def _entries(service: Any, path: str, **query: Any) -> list[dict[str, Any]]:
     from splunklib.binding import HTTPError
 
     try:
@@ -53,13 +53,13 @@ def _entries(service: Any, path: str, **query: Any) -> List[Dict[str, Any]]:
         ) from None
     except OSError as exc:
         raise HopwatchAppError(
-            "could not reach splunkd to read the hopwatch settings (%s)" % (exc,)
+            f"could not reach splunkd to read the hopwatch settings ({exc})"
         ) from None
     body = response.body.read()
     try:
         return json.loads(body.decode("utf-8")).get("entry", [])
     except (ValueError, AttributeError):
-        raise HopwatchAppError("splunkd sent unreadable settings for %s" % path) from None
+        raise HopwatchAppError(f"splunkd sent unreadable settings for {path}") from None
 
 
 def load_settings(service: Any) -> ApiSettings:
@@ -88,8 +88,8 @@ def load_settings(service: Any) -> ApiSettings:
             "the stored hopwatch credential is not in the setup page's format: save the setup "
             "page again"
         ) from None
-    options: Dict[str, Any] = {}
-    for entry in _entries(service, "configs/conf-%s/%s" % (CONF, STANZA)):
+    options: dict[str, Any] = {}
+    for entry in _entries(service, f"configs/conf-{CONF}/{STANZA}"):
         options = entry.get("content", {})
     try:
         timeout = float(options.get("timeout") or 30)
