@@ -117,7 +117,7 @@ def fill(url: str, n: int) -> tuple[float, int]:
 
 def make_key(url: str) -> str:
     from detections.store import open_engine, session_factory
-    from service.services import apikeys
+    from service.queries import apikeys
 
     engine = open_engine(url)
     with session_factory(engine)() as session, session.begin():

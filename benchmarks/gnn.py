@@ -36,8 +36,8 @@ EULER_TRAIN_SECONDS = 129.5  # King & Huang, NDSS 2022, full LANL, 8 CPU workers
 def build_data(args: argparse.Namespace, work: Path) -> tuple[Path, dict]:
     """Simulate and ingest; return the data directory and timings."""
     from ingest.lanl import ingest_lanl
-    from ingest.sim_config import SimConfig
     from ingest.simulate import simulate, write_lanl
+    from ingest.simulate.config import SimConfig
 
     t0 = time.perf_counter()
     cfg = SimConfig(
@@ -88,7 +88,7 @@ class _TimedBatches:
 def time_scoring(det, store, windows: list[int]) -> dict:
     """Per-window time of the predictive scoring step of a loaded detector, resumed from its state.
 
-    The step is what :func:`models.gnn_train.score` does between receiving a window's
+    The step is what :func:`models.gnn.train.score` does between receiving a window's
     batch and returning its scores (history and pair features, decode, state update;
     ``.cpu()`` of the scores waits for the GPU). Reading the windows from Parquet is
     timed apart (read in chunks of 256 windows).
@@ -96,8 +96,8 @@ def time_scoring(det, store, windows: list[int]) -> dict:
     import numpy as np
     import torch
 
-    from models.gnn import cpu_threads
-    from models.gnn_train import iter_batches
+    from models.gnn.batches import iter_batches
+    from models.gnn.runtime import cpu_threads
 
     run, user_ids = det.state.fork()
     timed = _TimedBatches(

@@ -38,9 +38,9 @@ def prepare(work: Path, seed: int, stealth: float) -> Path:
     import polars as pl
 
     from ingest.lanl import ingest_lanl
-    from ingest.sim_config import SimConfig
-    from ingest.sim_topology import ROLE_NAMES
     from ingest.simulate import simulate, write_lanl
+    from ingest.simulate.config import SimConfig
+    from ingest.simulate.topology import ROLE_NAMES
 
     base = work / f"s{seed}_st{stealth:g}"
     data = base / "data"

@@ -57,14 +57,14 @@ def naive_elementtree(lines: list[str]) -> int:
 
 
 def hopwatch_records(lines: list[str]) -> int:
-    from ingest.win_xml import iter_xml_events
+    from ingest.windows.xml import iter_xml_events
 
     return sum(1 for r in iter_xml_events(lines, source="bench.xml") if r.record is not None)
 
 
 def hopwatch_columns(lines: list[str]) -> int:
     """Lines to the raw columnar frame only (``scan_xml_lines``, no mapping)."""
-    from ingest.win_scan import scan_xml_lines
+    from ingest.windows.scan import scan_xml_lines
 
     raw, _errors = scan_xml_lines(lines, source="bench.xml")
     return raw.height
@@ -77,8 +77,8 @@ def hopwatch_frames(lines: list[str]) -> int:
     ``windows_data`` (canonical auth and process frames, skip and event-id
     counts), exactly as ``read_windows``; the Parquet writing is left out.
     """
-    from ingest.win_scan import scan_xml_lines
     from ingest.windows import windows_data
+    from ingest.windows.scan import scan_xml_lines
 
     raw, errors = scan_xml_lines(lines, source="bench.xml")
     data = windows_data([raw], Counter(e.reason for e in errors), [str(e) for e in errors[:20]])
@@ -86,8 +86,8 @@ def hopwatch_frames(lines: list[str]) -> int:
 
 
 def simulated_corpus(folder: Path) -> list[str]:
-    from ingest.sim_windows import write_windows
     from ingest.simulate import SimConfig, simulate
+    from ingest.simulate.windows.writer import write_windows
 
     write_windows(simulate(SimConfig(days=2, hosts=60, users=40, seed=7, campaigns=2)), folder)
     lines: list[str] = []

@@ -24,17 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.llm.benchtools import sync, table
+from benchmarks.support.llm import sync, table
 
 
 def evaluate(model, tok, device: str, quant: str, facts, new_tokens: int, ref) -> dict:
     """Measure one (device, quantization) configuration."""
-    from models.llm.engine import Decoding
+    from models.llm.engines.base import Decoding
+    from models.llm.engines.loader import quantize_model, weight_bytes
+    from models.llm.engines.runner import HFRunner
     from models.llm.grounding import GroundingCheck
-    from models.llm.hf_runner import HFRunner
     from models.llm.output import normalize_summary
     from models.llm.prompt import SYSTEM_PROMPT, PromptBuilder
-    from models.llm.quantize import quantize_model, weight_bytes
 
     t = time.perf_counter()
     quantize_model(model, quant, device)
@@ -113,8 +113,8 @@ def main() -> None:
 
     import torch
 
-    from models.llm.loader import load_model, load_tokenizer, resolve_source
-    from models.llm.sample_facts import simulated_facts
+    from benchmarks.support.sample_facts import simulated_facts
+    from models.llm.engines.loader import load_model, load_tokenizer, resolve_source
 
     src = resolve_source(args.gguf)
     tok = load_tokenizer(src)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.llm.benchtools import (
+from benchmarks.support.llm import (
     bandwidth_gbs,
     load_real_or_random,
     mean,
@@ -76,14 +76,14 @@ def main() -> None:
 
     import torch
 
-    from models.llm.cb_bridge import ContinuousBridge
+    from benchmarks.support.sample_facts import simulated_facts
     from models.llm.config import LLMConfig
-    from models.llm.engine import Decoding, GenerationRequest
-    from models.llm.hf_engine import TransformersEngine
-    from models.llm.hf_runner import HFRunner
+    from models.llm.engines.base import Decoding, GenerationRequest
+    from models.llm.engines.continuous import ContinuousBridge
+    from models.llm.engines.loader import weight_bytes
+    from models.llm.engines.local import TransformersEngine
+    from models.llm.engines.runner import HFRunner
     from models.llm.prompt import SYSTEM_PROMPT, PromptBuilder
-    from models.llm.quantize import weight_bytes
-    from models.llm.sample_facts import simulated_facts
 
     device = args.device
     cuda = device.startswith("cuda")

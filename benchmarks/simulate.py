@@ -126,8 +126,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from ingest.lanl import AUTH_FIELDS
-    from ingest.sim_windows import write_windows
     from ingest.simulate import SimConfig, simulate, write_lanl
+    from ingest.simulate.windows.writer import write_windows
 
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)

@@ -35,8 +35,8 @@ def make_sample(data: str, out: str, rows: int, seed: int) -> None:
     """Label-free training rows of a data directory's training windows, ``rows`` of them."""
     from ingest.graphs import GraphStore
     from models.evaluate import store_split
-    from models.feature_training import subsample, training_rows
-    from models.features import FEATURES
+    from models.xgb.features.table import FEATURES
+    from models.xgb.features.training import subsample, training_rows
 
     store = GraphStore(data)
     split = store_split(store)

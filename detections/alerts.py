@@ -9,19 +9,15 @@ instead of duplicating.
     alerts = build_alerts(scores={"xgb": xgb_scores}, thresholds={"xgb": 0.9},
                           window_seconds=1800, edges=edge_table, users=users,
                           explanations=expl, rule_hits=hits)
-    facts = to_facts(alert, alert_id="42")           # for the summarizer
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-
-from models.llm.facts import AlertFacts, FeatureContribution, RuleRef
 
 SEVERITIES = ("low", "medium", "high", "critical")
 RULES_DETECTOR = "rules"
@@ -321,48 +317,3 @@ def _edge_into(
         {s for (w, s, d) in list(edge_times) + list(scores) if w == window and d == dst}
     )
     return sources[0] if sources else None
-
-
-def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(int(seconds), UTC)
-
-
-def to_facts(alert: Any, *, alert_id: str | int, hop_path: Sequence[str] = ()) -> AlertFacts:
-    """The :class:`AlertFacts` of a stored or built alert (any object with alert fields).
-
-    ``rule_hits`` items need ``rule_id`` and ``title``; ``hop_path`` (hosts in
-    order, from the alert's campaign) extends ``dst_hosts`` beyond the alert's own
-    destination.
-    """
-    dst_hosts = [_get(alert, "dst_host")]
-    for host in hop_path:
-        if host not in dst_hosts and host != _get(alert, "src_host"):
-            dst_hosts.append(host)
-    rules: dict[str, RuleRef] = {}
-    for h in _get(alert, "rule_hits", []) or []:
-        rid = str(_get(h, "rule_id"))
-        rules.setdefault(rid, RuleRef(id=rid[:200], title=str(_get(h, "title", rid))[:500]))
-    score = float(_get(alert, "score"))
-    return AlertFacts(
-        alert_id=str(alert_id),
-        user=str(_get(alert, "user") or "")[:500],
-        src_host=str(_get(alert, "src_host"))[:500],
-        dst_hosts=[str(h)[:500] for h in dst_hosts[:100]],
-        first_seen=_utc(_get(alert, "time")),
-        last_seen=_utc(_get(alert, "last_time")),
-        score=min(max(score, 0.0), 1.0),
-        detector=str(_get(alert, "detector"))[:50],
-        explanation=[
-            FeatureContribution(
-                feature=str(c["feature"])[:200],
-                value=c.get("value"),
-                contribution=float(c["contribution"]),
-                text=str(c.get("text", ""))[:500],
-            )
-            for c in (_get(alert, "explanation", []) or [])[:50]
-        ],
-        rules=list(rules.values())[:50],
-        techniques=[str(t) for t in (_get(alert, "techniques", []) or [])][:50],
-        evidence=[str(e) for e in (_get(alert, "evidence", []) or [])][:50],
-        src_ips=[str(ip) for ip in (_get(alert, "src_ips", []) or [])][:50],
-    )

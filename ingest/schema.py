@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ingest.errors import HopwatchError
+
 REQUIRED: dict[str, pl.DataType] = {
     "time": pl.Int64(),
     "src_user": pl.String(),
@@ -87,7 +89,7 @@ LOGON_TYPES = (
 MAX_EXAMPLES = 5
 
 
-class SchemaError(ValueError):
+class SchemaError(HopwatchError, ValueError):
     """A frame cannot be brought to the canonical schema (missing columns)."""
 
 
@@ -119,11 +121,6 @@ class ValidationReport:
     def describe(self) -> str:
         """One human line per reason, e.g. ``"3 rows: null time"``."""
         return "; ".join(f"{n} rows: {reason}" for reason, n in sorted(self.reasons.items()))
-
-
-def empty_frame() -> pl.DataFrame:
-    """An empty frame in the canonical schema."""
-    return pl.DataFrame(schema=AUTH_SCHEMA)
 
 
 def conform(df: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -200,7 +197,7 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
 # --------------------------------------------------------------------------------------
 
 #: Schema of ``DIR/process/part-*.parquet``: Windows events that are not
-#: authentications but that rules evaluate (see ``ingest/win_map.py``).
+#: authentications but that rules evaluate (see ``ingest/windows/mapping/events.py``).
 #:
 #: Columns:
 #:     time                 Int64    UTC seconds
@@ -258,8 +255,3 @@ PROCESS_SCHEMA: pl.Schema = pl.Schema(
 
 #: Values of ``PROCESS_SCHEMA["kind"]``.
 PROCESS_KINDS = ("process", "share", "service", "network", "privilege")
-
-
-def empty_process_frame() -> pl.DataFrame:
-    """An empty frame in the process-event schema."""
-    return pl.DataFrame(schema=PROCESS_SCHEMA)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ingest.errors import HopwatchError
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -82,5 +84,5 @@ class Detector(Protocol):
         ...
 
 
-class ModelMismatch(ValueError):
+class ModelMismatch(HopwatchError, ValueError):
     """A saved model does not fit the data it is asked to score."""

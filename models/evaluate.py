@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from ingest.errors import HopwatchError
 from models.metrics import Metrics, compute, threshold_for_fpr
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ THRESHOLD_FPR = 0.005
 KEYS = ("window", "src_host", "dst_host")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(HopwatchError, ValueError):
     """The data directory cannot be evaluated as asked (no labels, empty split, leak)."""
 
 

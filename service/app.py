@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ingest.errors import HopwatchError
 from service.settings import Settings
 
 API_DESCRIPTION = """Alerts, campaigns and summaries of lateral movement found by hopwatch.
@@ -32,7 +33,7 @@ def _error(status: int, detail: Any) -> JSONResponse:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    from service.services.errors import InvalidInput, NotFound, TimedOut, Unavailable
+    from service.queries.errors import InvalidInput, NotFound, TimedOut, Unavailable
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
@@ -88,7 +89,7 @@ def create_app(
     from service.api import alerts, campaigns, events, system, triage
     from service.api.keycache import KeyCache
     from service.api.metrics import Metrics, MetricsMiddleware
-    from service.services.summaries import build_summarizer
+    from service.queries.summaries import build_summarizer
 
     own_engine = engine is None
     engine = engine or open_engine(settings.database.url, pool_size=settings.database.pool_size)
@@ -106,7 +107,7 @@ def create_app(
             except Exception as exc:  # the API must come up even when the LLM cannot
                 import logging
 
-                from service.services.summaries import TemplateSummarizer
+                from service.queries.summaries import TemplateSummarizer
 
                 logging.getLogger("hopwatch.api").warning(
                     "summarizer failed to start (%s); using template summaries", exc
@@ -184,7 +185,7 @@ class BodyLimitMiddleware:
             await _too_large(send, self.max_bytes)
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLarge(HopwatchError):
     pass
 
 

@@ -34,28 +34,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ingest.durations import parse_duration
+from ingest.errors import HopwatchError
+
 ENV_PREFIX = "HOPWATCH_"
 CONFIG_ENV = "HOPWATCH_CONFIG"
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DEFAULT_SECRETS = {"changeme", "change-me", "password", "admin", "secret", "splunk"}
 
 
-class SettingsError(ValueError):
+class SettingsError(HopwatchError, ValueError):
     """The settings are missing or invalid; the message names every bad field."""
-
-
-def parse_seconds(value: Any, *, name: str) -> int:
-    """Seconds from ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a number (> 0)."""
-    text = str(value).strip().lower()
-    unit = text[-1] if text and text[-1] in _UNITS else ""
-    number = text[: -1 or None] if unit else text
-    try:
-        seconds = int(float(number) * _UNITS[unit])
-    except ValueError:
-        raise ValueError(f"{name}: expected a duration like '30m', got {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{name}: must be positive, got {value!r}")
-    return seconds
 
 
 class _Section(BaseModel):
@@ -92,7 +80,7 @@ class DataSettings(_Section):
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, v: Any) -> int:
-        return parse_seconds(v, name="window")
+        return parse_duration(v, name="window")
 
 
 class DetectionSettings(_Section):
@@ -118,7 +106,7 @@ class DetectionSettings(_Section):
     @field_validator("campaign_span", mode="before")
     @classmethod
     def _span(cls, v: Any) -> int:
-        return parse_seconds(v, name="campaign_span")
+        return parse_duration(v, name="campaign_span")
 
 
 class ModelSettings(_Section):
@@ -197,8 +185,8 @@ class SplunkSettings(_Section):
         return v
 
     def to_config(self) -> Any:
-        """The ``ingest.splunk_config.SplunkConfig``; raises its error naming a bad field."""
-        from ingest.splunk_config import SplunkConfig
+        """The ``ingest.splunk.config.SplunkConfig``; raises its error naming a bad field."""
+        from ingest.splunk.config import SplunkConfig
 
         return SplunkConfig(**self.model_dump(exclude={"enabled"}))
 
@@ -219,9 +207,6 @@ class WorkerSettings(_Section):
     lease_seconds: float = Field(default=300.0, gt=0, description="claim lease before reclaim")
     poll_seconds: float = Field(default=1.0, gt=0, description="sleep when no job is pending")
     max_attempts: int = Field(default=5, ge=1, description="attempts before a job fails")
-    test_job_sleep: float = Field(
-        default=0.0, ge=0, description="test hook: sleep inside each job before committing"
-    )
 
 
 class Settings(BaseSettings):

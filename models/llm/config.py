@@ -34,7 +34,7 @@ class LLMConfig:
         gguf_file: GGUF file name inside ``model_path`` (ignored for HF folders).
         quantization: weight-only quantization applied after loading: ``"none"``,
             ``"int8"``, ``"int4"`` or ``"auto"`` (the measured default per device, see
-            :func:`models.llm.quantize.default_quantization`).
+            :func:`models.llm.engines.loader.default_quantization`).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``/``"cuda:N"``.
         dtype: float dtype of unquantized weights; ``"auto"`` is float32 on CPU and
             bfloat16 on CUDA.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ingest.errors import HopwatchError
 
-class SummarizerError(RuntimeError):
+
+class SummarizerError(HopwatchError, RuntimeError):
     """Base class of summarizer errors."""
 
 

@@ -1,13 +1,17 @@
 """`AlertFacts`: everything a summary may say about an alert, and nothing more.
 
-The summarizer builds its prompt from these facts only, and the grounding check
-accepts a summary only when every host, user, IP, time and ATT&CK id it names
-appears here. Alerts (``detections/alerts.py``) fill this model.
+This module is the summarizer's contract: :class:`AlertFacts` in,
+:class:`SummaryResult` out. The summarizer builds its prompt from these facts only, and
+the grounding check accepts a summary only when every host, user, IP, time and ATT&CK id
+it names appears here. :func:`facts_from_alert` is the adapter that fills it from an
+alert (a stored row or a built record of :mod:`detections.alerts`, read by field name).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,3 +70,88 @@ class AlertFacts(BaseModel):
     techniques: list[str] = Field(default_factory=list, max_length=50)
     evidence: list[str] = Field(default_factory=list, max_length=50)
     src_ips: list[str] = Field(default_factory=list, max_length=50)
+
+
+class SummaryResult(BaseModel):
+    """One alert summary; ``text`` is always grounded in the alert's facts.
+
+    Attributes:
+        text: the summary (two sentences).
+        source: ``"llm"`` when the model's text passed the grounding check,
+            ``"template"`` when the deterministic fallback was used.
+        grounded: whether ``text`` passed the grounding check (always true for
+            returned results; kept explicit for API consumers).
+        model: model name (or ``"template"``).
+        quantization: weight quantization in use (``none``, ``int8``, ``int4``, or the
+            remote server's name for the OpenAI engine).
+        latency_ms: wall time from submission to result, queueing included.
+        prompt_tokens, completion_tokens: summed over all LLM attempts.
+        attempts: LLM generations tried (0, 1 or 2).
+        rejected: why earlier attempts were rejected (grounding problems).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    source: Literal["llm", "template"]
+    grounded: bool
+    model: str
+    quantization: str
+    latency_ms: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 0
+    rejected: list[str] = Field(default_factory=list)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def facts_from_alert(
+    alert: Any, *, alert_id: str | int, hop_path: Sequence[str] = ()
+) -> AlertFacts:
+    """The :class:`AlertFacts` of a stored or built alert (any object with alert fields).
+
+    ``rule_hits`` items need ``rule_id`` and ``title``; ``hop_path`` (hosts in
+    order, from the alert's campaign) extends ``dst_hosts`` beyond the alert's own
+    destination.
+    """
+    dst_hosts = [_get(alert, "dst_host")]
+    for host in hop_path:
+        if host not in dst_hosts and host != _get(alert, "src_host"):
+            dst_hosts.append(host)
+    rules: dict[str, RuleRef] = {}
+    for h in _get(alert, "rule_hits", []) or []:
+        rid = str(_get(h, "rule_id"))
+        rules.setdefault(rid, RuleRef(id=rid[:200], title=str(_get(h, "title", rid))[:500]))
+    score = float(_get(alert, "score"))
+    return AlertFacts(
+        alert_id=str(alert_id),
+        user=str(_get(alert, "user") or "")[:500],
+        src_host=str(_get(alert, "src_host"))[:500],
+        dst_hosts=[str(h)[:500] for h in dst_hosts[:100]],
+        first_seen=_utc(_get(alert, "time")),
+        last_seen=_utc(_get(alert, "last_time")),
+        score=min(max(score, 0.0), 1.0),
+        detector=str(_get(alert, "detector"))[:50],
+        explanation=[
+            FeatureContribution(
+                feature=str(c["feature"])[:200],
+                value=c.get("value"),
+                contribution=float(c["contribution"]),
+                text=str(c.get("text", ""))[:500],
+            )
+            for c in (_get(alert, "explanation", []) or [])[:50]
+        ],
+        rules=list(rules.values())[:50],
+        techniques=[str(t) for t in (_get(alert, "techniques", []) or [])][:50],
+        evidence=[str(e) for e in (_get(alert, "evidence", []) or [])][:50],
+        src_ips=[str(ip) for ip in (_get(alert, "src_ips", []) or [])][:50],
+    )

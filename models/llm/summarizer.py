@@ -18,23 +18,22 @@ import time
 from collections.abc import Sequence
 
 from models.llm.config import LLMConfig
-from models.llm.engine import Decoding, Engine, GenerationRequest
+from models.llm.engines.base import Decoding, Engine, GenerationRequest
 from models.llm.errors import EngineError, QueueFull, SummarizerClosed, SummaryTimeout
-from models.llm.facts import AlertFacts
+from models.llm.facts import AlertFacts, SummaryResult
 from models.llm.grounding import GroundingCheck
 from models.llm.output import normalize_summary
 from models.llm.prompt import PromptBuilder
-from models.llm.result import SummaryResult
 from models.llm.template import template_summary
 
 
 def build_engine(config: LLMConfig) -> Engine:
     """The engine named by ``config.engine`` (not started)."""
     if config.engine == "openai":
-        from models.llm.openai_engine import OpenAIEngine
+        from models.llm.engines.openai_server import OpenAIEngine
 
         return OpenAIEngine(config)
-    from models.llm.hf_engine import TransformersEngine
+    from models.llm.engines.local import TransformersEngine
 
     return TransformersEngine(config)
 

@@ -1,1 +1,1 @@
-"""The REST API: thin routes over ``service.services``, schemas beside the routes."""
+"""The REST API: thin routes over ``service.queries``, schemas beside the routes."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.api.deps import SessionDep, Writer
-from service.services import events as event_service
+from service.queries import events as event_service
 
 router = APIRouter(tags=["events"])
 

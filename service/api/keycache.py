@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from service.services.apikeys import hash_key
+from service.queries.apikeys import hash_key
 
 
 class KeyCache:

@@ -78,8 +78,8 @@ def live_api(tmp_path_factory) -> Iterator[LiveApi]:
 
     from service.app import create_app
     from service.settings import load_settings
-    from tests.test_api import seed
-    from tests.test_store import make_engine
+    from tests.detections.store.test_store import make_engine
+    from tests.service.api.support import seed
 
     tmp_path = tmp_path_factory.mktemp("api")
     settings = load_settings(

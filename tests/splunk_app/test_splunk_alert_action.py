@@ -8,10 +8,10 @@ import gzip
 import json
 import subprocess
 
+from tests.ingest.splunk.standin import xml_4624
 from tests.splunk_app.chunked import PYTHON, rows_csv
 from tests.splunk_app.conftest import free_port
 from tests.splunk_app.test_splunk_commands import _inbox_events, classic_4624
-from tests.splunkd_standin import xml_4624
 
 
 def payload(splunkd, results_file, **configuration):

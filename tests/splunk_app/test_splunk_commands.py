@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from tests.ingest.splunk.standin import xml_4624
 from tests.splunk_app.conftest import PAGE
-from tests.splunkd_standin import xml_4624
 
 
 def _ids(rows):

@@ -73,12 +73,13 @@ def test_app_python_imports_only_stdlib_its_own_modules_and_splunklib():
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
 
-def test_versions_agree_and_the_stage_vendors_splunklib_2_1(app_dir):
+def test_versions_agree_and_the_stage_vendors_splunklib_2_1(tmp_path):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("b", APP.parent / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
+    app_dir = build.stage(tmp_path)  # fresh: the commands' runs leave __pycache__ behind
     assert build.app_version(app_dir) == conf("app")["launcher"]["version"]
     init = (app_dir / "lib" / "splunklib" / "__init__.py").read_text()
     assert re.search(r"__version_info__ = \(2, 1, \d+\)", init)

@@ -1,0 +1,5 @@
+"""``python -m service.cli``: the ``hopwatch`` command line."""
+
+from service.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""hopwatch tests: they mirror the packages."""

@@ -1,0 +1,95 @@
+"""GraphDecoder (static KV cache, hand-run Llama forward) against ``model.generate``.
+
+On CPU the decode step runs eagerly; on CUDA the same step is captured as a CUDA graph
+(the GPU benchmark covers that). Greedy tokens must equal transformers' own greedy
+generation, per row, for ragged left-padded batches, with and without repetition
+penalty, and rows must stop at end of text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.support.random_model import random_llama
+from models.llm.engines.graph_decode import GraphDecoder
+
+
+@pytest.fixture(scope="module")
+def model():
+    import torch
+
+    torch.set_num_threads(1)
+    return random_llama(vocab_size=300, seed=3)
+
+
+def _reference(model, prompt: list[int], new: int, eos: list[int], penalty: float) -> list[int]:
+    import torch
+
+    x = torch.tensor([prompt])
+    out = model.generate(
+        input_ids=x,
+        attention_mask=torch.ones_like(x),
+        max_new_tokens=new,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=0,
+        repetition_penalty=penalty,
+    )
+    return out[0, len(prompt) :].tolist()
+
+
+def _prompts() -> list[list[int]]:
+    import random
+
+    rng = random.Random(5)
+    return [[rng.randrange(3, 300) for _ in range(n)] for n in (7, 19, 3, 12)]
+
+
+@pytest.mark.parametrize("penalty", [1.0, 3.0])
+def test_tokens_match_generate_on_a_ragged_batch(model, penalty: float) -> None:
+    eos = [299]  # random weights: effectively never chosen, so rows run to the limit
+    dec = GraphDecoder(model, eos_ids=eos, pad_id=0)
+    prompts = _prompts()
+    got = dec.generate(prompts, 10, repetition_penalty=penalty)
+    want = [_reference(model, p, 10, eos, penalty) for p in prompts]
+    assert got == want
+    assert all(len(r) == 10 for r in got)
+
+
+def test_rows_stop_at_end_of_text_and_buffers_are_reused(model) -> None:
+    prompts = _prompts()
+    pen = 3.0  # random weights repeat one token; the penalty makes rows vary
+    free = GraphDecoder(model, eos_ids=[299], pad_id=0).generate(prompts, 12, pen)
+    # make a later token of row 0 (one it has not produced before) an end-of-text id
+    row = free[0]
+    at = next(i for i in range(2, len(row)) if row[i] not in row[:i])
+    stop = row[at]
+    dec = GraphDecoder(model, eos_ids=[stop], pad_id=0)
+    got = dec.generate(prompts, 12, pen)
+    want = [_reference(model, p, 12, [stop], pen) for p in prompts]
+    assert got == want
+    assert got[0] == row[: at + 1]
+    # same shape again: the static buffers are reset, results unchanged
+    assert dec.generate(prompts, 12, pen) == got
+    assert len(dec._states) == 1
+    # a different batch through the same decoder
+    assert dec.generate(prompts[:2], 12, pen) == want[:2]
+
+
+def test_unfused_path_for_quantized_linears_gives_the_same_tokens(model) -> None:
+    prompts = _prompts()
+    fused = GraphDecoder(model, eos_ids=[299], pad_id=0)
+    plain = GraphDecoder(model, eos_ids=[299], pad_id=0)
+    plain._fused = [(None, None)] * len(plain._fused)  # what torchao-quantized linears get
+    plain._fast_norm = False
+    assert all(f[0] is not None for f in fused._fused)
+    assert plain.generate(prompts, 8, 3.0) == fused.generate(prompts, 8, 3.0)
+
+
+def test_unsupported_architecture_is_refused() -> None:
+    class NotLlama:
+        config = type("C", (), {"model_type": "gpt2"})()
+
+    assert not GraphDecoder.supports(NotLlama())
+    with pytest.raises(ValueError, match="supports"):
+        GraphDecoder(NotLlama(), eos_ids=[0], pad_id=0)
