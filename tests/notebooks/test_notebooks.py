@@ -101,6 +101,7 @@ def test_notebook_runs_against_the_demo(path: Path, deployment: Deployment):
             progress_bar=False,
             log_output=False,
             execution_timeout=300,
+            start_timeout=120,
         )
     except papermill.PapermillExecutionError as exc:
         out.rename(err)
