@@ -18,7 +18,8 @@ filter), it does not count towards the alert queue, and its pair is not quaranti
 * ``tickets`` -- the edge holds only Kerberos ticket requests to a domain controller
   (the logon they serve is judged on its own edge);
 * ``routine`` -- every account on the edge authenticated from the source in at least 8
-  of the last 48 windows, alerted occurrences included (a scheduled task, a service:
+  of the last 48 windows, alerted occurrences included, and none is logged on there (a
+  scheduled task, a service, not a person at work:
   an open alert whose pair turns out routine is reclassified, and its pair released);
 * ``verdict`` -- an analyst called this pair, or this account from this source,
   ``false_positive`` (:class:`VerdictBook`).
@@ -163,8 +164,10 @@ def known_benign(
                 f"{', '.join(people[:3])} logged on at {src} and used {dst} before from "
                 "another host (a hot desk or a moved desk)",
             )
+    # Automation, not a person at work: nobody on the edge is logged on at the source.
     used = {a: ctx.windows_used_from(a, src) for a in accounts if not is_anonymous(a)}
-    if used and all(n >= ROUTINE_WINDOWS for n in used.values()):
+    nobody = not any(ctx.has_session(a, src, window) for a in used)
+    if used and nobody and all(n >= ROUTINE_WINDOWS for n in used.values()):
         a = min(used, key=used.__getitem__)
         return Suppression(
             "routine",
