@@ -55,6 +55,16 @@ DATA_FIELDS: tuple[str, ...] = (
     "DestinationIp",
     "DestinationHostname",
     "DestinationPort",
+    "KeyLength",
+    "ProcessName",
+    "TicketEncryptionType",
+    "ServiceFileName",
+    "ServiceAccount",
+    "AccountName",
+    "TaskName",
+    "TaskContent",
+    "TaskContentNew",
+    "PipeName",
 )
 
 SYSTEM_COLUMNS: dict[str, pl.DataType] = {

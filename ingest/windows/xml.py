@@ -28,7 +28,8 @@ from ingest.errors import HopwatchError
 
 #: Event ids the mapping knows; EventData of other events is not decoded.
 SUPPORTED_EVENTS = frozenset(
-    {4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145, 7045, 1, 3}
+    {4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 4768, 4769, 4771, 4776}
+    | {5140, 5145, 7045, 1, 3, 17, 18}
 )
 
 _FORBIDDEN = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)

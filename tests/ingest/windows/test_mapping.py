@@ -172,8 +172,9 @@ def test_wrong_channel_and_unknown_ids_are_not_mapped() -> None:
     auth, process = frames_from_records(
         [
             rec(1, channel="Security", Image="x"),
-            rec(4698, TaskName="t"),
+            rec(4699, TaskName="t"),
             rec(7045, channel="Security"),
+            rec(17, channel="Security", PipeName="\\x"),
         ]
     )
     assert auth.height == 0 and process.height == 0
