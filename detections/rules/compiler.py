@@ -205,8 +205,6 @@ def _str_match(f: Field, parts: list[Any], cased: bool) -> pl.Expr:
 
 
 def _adapt_parts(f: Field, parts: list[Any]) -> list[Any]:
-    from sigma.types import SpecialChars
-
     if f.name == "share_name":  # '\\*\IPC$' -> 'IPC$': the share without its host prefix
         last = max((i for i, p in enumerate(parts) if isinstance(p, str) and "\\" in p), default=-1)
         if last >= 0:
@@ -215,8 +213,10 @@ def _adapt_parts(f: Field, parts: list[Any]) -> list[Any]:
     if f.pattern_adapt is False:
         raise _Unsupported(_sigma_name(f.name), "wildcards are not supported for this field")
     if callable(f.pattern_adapt):
-        return [f.pattern_adapt(p) if isinstance(p, str) else p for p in parts]
-    del SpecialChars
+        try:
+            return [f.pattern_adapt(p) if isinstance(p, str) else p for p in parts]
+        except ValueError as exc:
+            raise _Unsupported(_sigma_name(f.name), str(exc)) from None
     return parts
 
 

@@ -89,8 +89,11 @@ class Correlation:
             for g in group_by:
                 name = g
                 if g in aliases:
-                    mapping = {id(r.rule): f for r, f in aliases[g].mapping.items()}
-                    name = mapping.get(id(target), g)
+                    keys = {str(target.name), str(target.id)}
+                    named = [f for r, f in aliases[g].mapping.items() if r.reference in keys]
+                    if not named:
+                        raise RuleRefused(path, rule.title, g, "alias without this base rule")
+                    name = named[0]
                 per.append(_field(name, rule, path))
             fields.append(tuple(per))
         value_field = None

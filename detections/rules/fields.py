@@ -174,6 +174,12 @@ def _user(v: str) -> str:
     return f"{name.lower()}@{_domain(dom)}"
 
 
+def _user_pattern(v: str) -> str:
+    if "\\" in v or "@" in v:
+        raise ValueError("wildcard values with a domain part are not supported; use DOMAIN\\name")
+    return v
+
+
 @dataclass(frozen=True)
 class Field:
     """One hopwatch field a Sigma field maps to.
@@ -199,7 +205,15 @@ class Field:
         return special() if special is not None else pl.col(self.columns[0])
 
 
+def _logged_by() -> pl.Expr:
+    # the host that logged the event: an auth event's destination, except 4648, which
+    # the source logs (its TargetServerName is the destination)
+    explicit = _auth() & (pl.col("event_code") == 4648)
+    return pl.when(explicit).then(pl.col("src_host")).otherwise(pl.col("host"))
+
+
 _DERIVED: dict[str, Callable[[], pl.Expr]] = {
+    "host": _logged_by,
     "target_user": lambda: pl.when(_auth()).then(_name_part("dst_user")),
     "target_domain": lambda: pl.when(_auth()).then(_domain_part("dst_user")),
     "subject_user": lambda: _subject(_name_part),
@@ -220,7 +234,7 @@ def _fields() -> dict[str, Field]:
         "key_length": Field("key_length", ("key_length",), "int"),
         "access_mask": Field("access_mask", ("access_mask",), "int"),
         "access_list": Field("access_list", ("access_mask",), "bits"),
-        "host": Field("host", ("host",), adapt=_host),
+        "host": Field("host", ("host", "src_host"), adapt=_host),
         "src_host": Field("src_host", ("src_host",), adapt=_host),
         "dst_host": Field("dst_host", ("dst_host",), adapt=_host),
         "src_ip": Field("src_ip", ("src_ip",), adapt=_ip, pattern_adapt=str.lower),
@@ -231,7 +245,7 @@ def _fields() -> dict[str, Field]:
             "ticket_encryption", ("ticket_encryption",), adapt=_hex, pattern_adapt=False
         ),
         "share_name": Field("share_name", ("share_name",), adapt=_share, pattern_adapt=_share),
-        "user": Field("user", ("user",), adapt=_user, pattern_adapt=False),
+        "user": Field("user", ("user",), adapt=_user, pattern_adapt=_user_pattern),
         "target_user": Field("target_user", ("dst_user",)),
         "target_domain": Field("target_domain", ("dst_user",), adapt=_domain),
         "subject_user": Field("subject_user", ("user", "src_user")),

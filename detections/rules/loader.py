@@ -176,6 +176,9 @@ def load_rule_set(rules_dir: str | Path | None = None) -> RuleSet:
         except RuleRefused as exc:
             found.refused.append(Refusal(exc.path, exc.title, exc.field, exc.reason))
             continue
+        except SigmaError as exc:
+            found.refused.append(Refusal(path, str(rule.title), None, f"not valid Sigma: {exc}"))
+            continue
         if meta["id"] in seen:
             raise RuleError(f"{path}: field 'name': {meta['id']!r} already used by {seen[meta['id']]}")
         seen[meta["id"]] = path
