@@ -60,6 +60,7 @@ def to_splunk(rules: Sequence[Rule]) -> list[SavedSearch]:
         RuleError: the Splunk backend cannot convert a rule (names the file).
     """
     from sigma.backends.splunk import SplunkBackend
+    from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
     from sigma.exceptions import SigmaError
     from sigma.pipelines.splunk import splunk_windows_pipeline
@@ -73,7 +74,8 @@ def to_splunk(rules: Sequence[Rule]) -> list[SavedSearch]:
         src = sigma[(rule.path, rule.id)]
         try:
             if isinstance(src, SigmaCorrelationRule):
-                queries = backend.convert_correlation_rule(src)
+                base = [ref.rule for ref in src.rules]
+                queries = backend.convert(SigmaCollection([*base, src]))
             else:
                 queries = backend.convert_rule(src)
         except SigmaError as exc:
