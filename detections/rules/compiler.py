@@ -388,6 +388,43 @@ def detection_expr(rule: Any) -> pl.Expr:
     return reduce(lambda a, b: a | b, exprs)
 
 
+def _codes(node: Any) -> set[int] | None:
+    """Event ids a condition requires (None: any)."""
+    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+    from sigma.types import SigmaNumber
+
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        if node.field == "event_code" and isinstance(node.value, SigmaNumber):
+            return {int(node.value.number)}
+        return None
+    if isinstance(node, ConditionOR):
+        out: set[int] = set()
+        for arg in node.args:
+            codes = _codes(arg)
+            if codes is None:
+                return None
+            out |= codes
+        return out
+    if isinstance(node, ConditionAND):
+        found = [c for c in (_codes(a) for a in node.args) if c is not None]
+        return set.intersection(*found) if found else None
+    return None
+
+
+def required_codes(rule: Any) -> tuple[int, ...] | None:
+    """Event ids every match of a renamed detection rule has (None: not bounded).
+
+    The engine evaluates a rule only on the rows of these event ids.
+    """
+    out: set[int] = set()
+    for cond in rule.detection.parsed_condition:
+        codes = _codes(cond.parsed)
+        if codes is None:
+            return None
+        out |= codes
+    return tuple(sorted(out))
+
+
 def fields_used(rule: Any) -> list[str]:
     """hopwatch fields a renamed rule tests, in order of first use."""
     seen: dict[str, None] = {}

@@ -68,7 +68,9 @@ class Correlation:
         """
         ctype = str(rule.type.name).lower()
         if ctype not in TYPES:
-            raise RuleRefused(path, rule.title, None, f"correlation type '{ctype}' is not supported")
+            raise RuleRefused(
+                path, rule.title, None, f"correlation type '{ctype}' is not supported"
+            )
         base = []
         for ref in rule.rules or []:
             target = getattr(ref, "rule", None)
@@ -146,7 +148,9 @@ def evaluate_correlation(corr: Correlation, matched: dict[str, pl.DataFrame]) ->
         rows = matched.get(rid)
         if rows is None or rows.is_empty():
             continue
-        exprs = [FIELDS[f].expr().cast(pl.String).alias(g) for f, g in zip(fields, groups, strict=True)]
+        exprs = [
+            FIELDS[f].expr().cast(pl.String).alias(g) for f, g in zip(fields, groups, strict=True)
+        ]
         value = FIELDS[corr.value_field].expr() if corr.value_field else pl.lit(None)
         parts.append(
             rows.select(
@@ -156,6 +160,16 @@ def evaluate_correlation(corr: Correlation, matched: dict[str, pl.DataFrame]) ->
     if not parts:
         return pl.DataFrame()
     rows = pl.concat(parts, how="vertical_relaxed").drop_nulls(groups)
+    if rows.is_empty():
+        return pl.DataFrame()
+
+    def per_group(e: pl.Expr) -> pl.Expr:
+        return e.over(groups) if groups else e
+
+    if corr.type == "temporal":  # only groups where every base rule matched can fire
+        rows = rows.filter(per_group(pl.col("_rule").n_unique()) == len(corr.rules))
+    elif corr.op in ("gt", "gte", "eq"):  # a count never exceeds the group's size
+        rows = rows.filter(per_group(pl.len()) >= corr.count)
     if rows.is_empty():
         return pl.DataFrame()
     rows = rows.sort([*groups, "time"]).with_row_index("_i")

@@ -95,6 +95,7 @@ class Rule:
         path: the file it came from.
         expr: the detection's predicate over the rule view (None for a correlation).
         fields: hopwatch fields the detection tests (shown as evidence).
+        codes: the event ids every match has (the rule runs on those rows only).
         correlation: the correlation (None for a detection).
         reports: False for a base rule that only feeds correlations (Sigma's default).
         positive, negative: sample events (hopwatch's ``samples`` extension).
@@ -110,6 +111,7 @@ class Rule:
     falsepositives: tuple[str, ...] = ()
     expr: pl.Expr | None = field(default=None, compare=False, repr=False)
     fields: tuple[str, ...] = ()
+    codes: tuple[int, ...] | None = None
     correlation: Correlation | None = None
     reports: bool = True
     positive: tuple[tuple[dict[str, Any], ...], ...] = ()
@@ -194,15 +196,40 @@ def _hits(rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def matches(rules: Sequence[Rule], view: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Rule id -> the view rows each detection matched (one lazy query for all of them)."""
+    """Rule id -> the view rows each detection matched.
+
+    The view is split by event id once; each rule runs on the rows of the event ids it
+    requires (all rows when its condition does not bound them), and the rules that
+    share those rows run in one lazy query (Polars shares their common sub-expressions).
+    """
     detections = [r for r in rules if r.expr is not None]
     if not detections or view.is_empty():
         return {r.id: view.clear() for r in detections}
-    masks = view.lazy().select(
-        [r.expr.alias(f"_m{i}") for i, r in enumerate(detections)]  # type: ignore[union-attr]
-    )
-    done = masks.collect()
-    return {r.id: view.filter(done[f"_m{i}"]) for i, r in enumerate(detections)}
+    parts = view.partition_by("event_code", as_dict=True)
+    by_codes: dict[tuple[int, ...] | None, list[Rule]] = {}
+    for r in detections:
+        by_codes.setdefault(r.codes, []).append(r)
+    out: dict[str, pl.DataFrame] = {}
+    for codes, group in by_codes.items():
+        if codes is None:
+            rows = view
+        else:
+            present = [parts[(c,)] for c in codes if (c,) in parts]
+            rows = pl.concat(present) if present else view.clear()
+            if len(present) > 1:
+                rows = rows.sort("time", maintain_order=True)
+        if rows.is_empty():
+            out.update({r.id: rows for r in group})
+            continue
+        masks = (
+            rows.lazy()
+            .select(
+                [r.expr.alias(f"_m{i}") for i, r in enumerate(group)]  # type: ignore[union-attr]
+            )
+            .collect()
+        )
+        out.update({r.id: rows.filter(masks[f"_m{i}"]) for i, r in enumerate(group)})
+    return out
 
 
 def run_rules(rules: Sequence[Rule], view: pl.DataFrame) -> pl.DataFrame:

@@ -48,9 +48,7 @@ def _sigma_by_key(paths: set[str]) -> dict[tuple[str, str], object]:
         text = Path(path).read_text(encoding="utf-8")
         pairs.extend((r, path) for r in SigmaCollection.from_yaml(text).rules)
     SigmaCollection([r for r, _ in pairs]).resolve_rule_references()
-    return {
-        (path, str(r.name or (r.id if r.id else Path(path).stem))): r for r, path in pairs
-    }
+    return {(path, str(r.name or (r.id if r.id else Path(path).stem))): r for r, path in pairs}
 
 
 def to_splunk(rules: Sequence[Rule]) -> list[SavedSearch]:

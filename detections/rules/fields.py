@@ -122,8 +122,11 @@ def _auth() -> pl.Expr:
 def _subject(part: Callable[[str], pl.Expr]) -> pl.Expr:
     # the acting account of process, share, service, task, pipe and privilege events,
     # and the Subject of 4648; 4624/4625 keep no Subject (null)
-    return pl.when(~_auth()).then(part("user")).when(pl.col("event_code") == 4648).then(
-        part("src_user")
+    return (
+        pl.when(~_auth())
+        .then(part("user"))
+        .when(pl.col("event_code") == 4648)
+        .then(part("src_user"))
     )
 
 

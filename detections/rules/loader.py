@@ -25,7 +25,13 @@ from typing import Any
 
 import polars as pl
 
-from detections.rules.compiler import RuleError, RuleRefused, compile_detection, fields_used
+from detections.rules.compiler import (
+    RuleError,
+    RuleRefused,
+    compile_detection,
+    fields_used,
+    required_codes,
+)
 from detections.rules.correlate import Correlation
 from detections.rules.engine import Rule, rule_view
 
@@ -180,10 +186,14 @@ def load_rule_set(rules_dir: str | Path | None = None) -> RuleSet:
             found.refused.append(Refusal(path, str(rule.title), None, f"not valid Sigma: {exc}"))
             continue
         if meta["id"] in seen:
-            raise RuleError(f"{path}: field 'name': {meta['id']!r} already used by {seen[meta['id']]}")
+            raise RuleError(
+                f"{path}: field 'name': {meta['id']!r} already used by {seen[meta['id']]}"
+            )
         seen[meta["id"]] = path
         ids[id(rule)] = meta["id"]
-        found.rules.append(Rule(expr=expr, fields=tuple(fields_used(rule)), **meta))
+        found.rules.append(
+            Rule(expr=expr, fields=tuple(fields_used(rule)), codes=required_codes(rule), **meta)
+        )
     silent: set[str] = set()
     for rule, path in correlations:
         try:
@@ -198,7 +208,9 @@ def load_rule_set(rules_dir: str | Path | None = None) -> RuleSet:
             found.refused.append(Refusal(path, str(rule.title), None, f"not valid Sigma: {exc}"))
             continue
         if meta["id"] in seen:
-            raise RuleError(f"{path}: field 'name': {meta['id']!r} already used by {seen[meta['id']]}")
+            raise RuleError(
+                f"{path}: field 'name': {meta['id']!r} already used by {seen[meta['id']]}"
+            )
         seen[meta["id"]] = path
         found.rules.append(Rule(correlation=corr, **meta))
         if not rule.generate:

@@ -24,9 +24,7 @@ def _load_set(rules_dir: Path | None):  # noqa: ANN202 (RuleSet, imported lazily
 def _load(rules_dir: Path | None) -> list:
     found = _load_set(rules_dir)
     if found.refused:
-        typer.echo(
-            f"{len(found.refused)} rules refused (see `hopwatch rules check`)", err=True
-        )
+        typer.echo(f"{len(found.refused)} rules refused (see `hopwatch rules check`)", err=True)
     if not found.rules:
         typer.echo("error: no rule hopwatch can evaluate", err=True)
         raise typer.Exit(2)
@@ -95,9 +93,7 @@ def rules_list(
     """List the rules with level and ATT&CK ids."""
     for r in _load(rules):
         kind = f"{r.correlation.type}" if r.correlation else ("base" if not r.reports else "")
-        typer.echo(
-            f"{r.id:<36} {r.severity:<8} {','.join(r.attack):<34} {kind:<11} {r.title}"
-        )
+        typer.echo(f"{r.id:<36} {r.severity:<8} {','.join(r.attack):<34} {kind:<11} {r.title}")
 
 
 def rules_export(

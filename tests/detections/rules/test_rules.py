@@ -179,11 +179,31 @@ def test_sigma_semantics_on_canonical_columns(tmp_path: Path) -> None:
     r = one(tmp_path, "EventID: 4688\nCommandLine|re: ' /Q '")
     assert not fires(r, [{"EventID": 4688, "CommandLine": "cmd /q /c x"}])  # re is cased
     r = one(tmp_path, "EventID: 4624\nLogonType: 10\nIpAddress|cidr: 10.1.0.0/16")
-    logon = {"EventID": 4624, "LogonType": "10", "IpAddress": "::ffff:10.1.7.7", "TargetUserName": "a"}
+    logon = {
+        "EventID": 4624,
+        "LogonType": "10",
+        "IpAddress": "::ffff:10.1.7.7",
+        "TargetUserName": "a",
+    }
     assert fires(r, [logon]) and not fires(r, [logon | {"IpAddress": "10.2.7.7"}])
-    r = one(tmp_path, "EventID: 4624\nTargetUserName: 'ANONYMOUS LOGON'\nTargetDomainName: 'nt authority'")
-    assert fires(r, [{"EventID": 4624, "TargetUserName": "ANONYMOUS LOGON", "TargetDomainName": "NT AUTHORITY"}])
-    r = one(tmp_path, "EventID: 5145\nShareName: '\\\\*\\C$'\nAccessList|contains|all: ['%%4417', '%%4418']")
+    r = one(
+        tmp_path,
+        "EventID: 4624\nTargetUserName: 'ANONYMOUS LOGON'\nTargetDomainName: 'nt authority'",
+    )
+    assert fires(
+        r,
+        [
+            {
+                "EventID": 4624,
+                "TargetUserName": "ANONYMOUS LOGON",
+                "TargetDomainName": "NT AUTHORITY",
+            }
+        ],
+    )
+    r = one(
+        tmp_path,
+        "EventID: 5145\nShareName: '\\\\*\\C$'\nAccessList|contains|all: ['%%4417', '%%4418']",
+    )
     share = {"EventID": 5145, "ShareName": "\\\\*\\C$", "AccessMask": "0x6"}
     assert fires(r, [share]) and not fires(r, [share | {"AccessMask": "0x2"}])
     r = one(tmp_path, "EventID: 4624\nIpAddress: '-'")
@@ -193,12 +213,18 @@ def test_sigma_semantics_on_canonical_columns(tmp_path: Path) -> None:
     assert fires(r, [{"EventID": 4624, "KeyLength": "128", "TargetUserName": "a"}])
     r = one(tmp_path, "EventID: 4688\nCommandLine|windash|contains: ' -enc '")
     assert fires(r, [{"EventID": 4688, "CommandLine": "powershell /enc AAAA"}])
-    r = one(tmp_path, "EventID: 4688", condition="sel and not filter\n  filter:\n    CommandLine|contains: x")
+    r = one(
+        tmp_path,
+        "EventID: 4688",
+        condition="sel and not filter\n  filter:\n    CommandLine|contains: x",
+    )
     assert fires(r, [{"EventID": 4688}])  # a null field does not match, so 'not' holds
 
 
 def test_user_values_in_domain_backslash_form(tmp_path: Path) -> None:
-    text = rule_text("User: 'NT AUTHORITY\\SYSTEM'").replace("service: security", "category: process_creation")
+    text = rule_text("User: 'NT AUTHORITY\\SYSTEM'").replace(
+        "service: security", "category: process_creation"
+    )
     write(tmp_path, text)
     r = load_rules(tmp_path, strict=True)[0]
     proc = {"EventID": 1, "Image": "C:\\x.exe", "User": "NT AUTHORITY\\SYSTEM"}
@@ -246,7 +272,9 @@ def test_value_count_counts_distinct_hosts_in_a_sliding_window_and_dedupes_burst
     burst = hits(spray([0, 10, 20, 30, 40], ["A", "B", "C", "D", "E"]))
     assert burst.height == 1 and burst["evidence"][0].startswith("3 distinct host")
     assert "target_user=bob" in burst["evidence"][0]
-    again = spray([0, 10, 20, 30, 40], ["A", "B", "C", "D", "E"]) + spray([1000, 1010, 1020], ["F", "G", "H"])
+    again = spray([0, 10, 20, 30, 40], ["A", "B", "C", "D", "E"]) + spray(
+        [1000, 1010, 1020], ["F", "G", "H"]
+    )
     assert hits(again).height == 2
     assert hits(spray([0, 200, 400, 600], ["A", "B", "C", "D"])).height == 0
     assert hits(spray([0, 1, 2, 3], ["A", "A", "A", "A"])).height == 0
