@@ -34,7 +34,7 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def old_engine(commit: str, where: Path):  # noqa: ANN201 (a module loaded from history)
+def old_engine(commit: str, where: Path):
     """The previous engine and its rules, from git history."""
     pkg = where / "oldrules"
     (pkg / "library").mkdir(parents=True)
@@ -60,7 +60,7 @@ def old_engine(commit: str, where: Path):  # noqa: ANN201 (a module loaded from 
 
     rules = [spec.load_rule(f, engine.COLUMNS) for f in sorted((pkg / "library").glob("*.yml"))]
 
-    def run(view):  # noqa: ANN001, ANN202
+    def run(view):
         import polars as pl
 
         frames = [engine.evaluate(r, view) for r in rules]
@@ -69,7 +69,7 @@ def old_engine(commit: str, where: Path):  # noqa: ANN201 (a module loaded from 
     return run, engine.rule_view, len(rules)
 
 
-def best(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
+def best(fn, repeat: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -106,8 +106,8 @@ def main() -> None:
     print(f"# rules benchmark: {rows:,} events (auth {data.auth.height:,}, process "
           f"{data.process.height:,}); {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cpus, POLARS_MAX_THREADS={os.environ['POLARS_MAX_THREADS']}, "
-          f"load {open('/proc/loadavg').read().split()[0]}")  # fmt: skip
-    print("| engine | rules | best of %d (ms) | events/s | hits |" % args.repeat)
+          f"load {Path('/proc/loadavg').read_text().split()[0]}")  # fmt: skip
+    print(f"| engine | rules | best of {args.repeat} (ms) | events/s | hits |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, n, t, hits in (
         (f"old: YAML engine ({args.old_commit})", n_old, t_old, hits_old),

@@ -144,7 +144,9 @@ def compile_detection(rule: Any, path: str) -> pl.Expr:
         raise RuleRefused(path, rule.title, exc.field, exc.reason) from None
 
 
-class _Unsupported(Exception):
+class _Unsupported(HopwatchError):
+    """A value or field a rule uses that hopwatch cannot evaluate (becomes a RuleRefused)."""
+
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(reason)
         self.field, self.reason = field, reason

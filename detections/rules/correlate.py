@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from detections.rules.compiler import RuleRefused
-from detections.rules.fields import FIELDS, SIGMA_FIELDS, Field
+from detections.rules.fields import FIELDS, SIGMA_FIELDS
 
 TYPES = ("event_count", "value_count", "temporal")
 _OPS = ("gt", "gte", "lt", "lte", "eq", "neq")

@@ -73,8 +73,10 @@ SIGMA_FIELDS: dict[str, str] = {
 
 #: Event ids hopwatch reads from each Windows channel (``ingest.windows.mapping``).
 CHANNEL_EVENTS: dict[str, list[int]] = {
-    "security": [4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702]
-    + [4768, 4769, 4771, 4776, 5140, 5145],
+    "security": [
+        *(4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702),
+        *(4768, 4769, 4771, 4776, 5140, 5145),
+    ],
     "system": [7045],
     "sysmon": [1, 3, 17, 18],
 }
@@ -200,7 +202,7 @@ class Field:
     columns: tuple[str, ...]
     kind: str = "str"
     adapt: Callable[[str], str] | None = None
-    pattern_adapt: Callable[[str], str] | None | bool = None
+    pattern_adapt: Callable[[str], str] | bool | None = None
 
     def expr(self) -> pl.Expr:
         """The field's value over the rule view."""
@@ -261,7 +263,7 @@ def _fields() -> dict[str, Field]:
 FIELDS: dict[str, Field] = _fields()
 
 
-def sigma_pipeline():  # noqa: ANN201 (pySigma type, imported lazily)
+def sigma_pipeline():
     """The pySigma processing pipeline: Windows field names to hopwatch fields, and the
     event ids of the generic log sources hopwatch reads."""
     from sigma.processing.conditions import LogsourceCondition

@@ -11,7 +11,7 @@ import typer
 _RULES_HELP = "Folder of Sigma rules (default: hopwatch's own; SigmaHQ folders work too)."
 
 
-def _load_set(rules_dir: Path | None):  # noqa: ANN202 (RuleSet, imported lazily)
+def _load_set(rules_dir: Path | None):
     from detections.rules import RuleError, load_rule_set
 
     try:

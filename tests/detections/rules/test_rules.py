@@ -61,8 +61,10 @@ def test_every_rule_fires_on_its_positive_xml_samples_only(rule: Rule) -> None:
 
 
 def test_samples_go_through_the_windows_reader() -> None:
-    event = {"EventID": 4624, "LogonType": "3", "TargetUserName": "Bob", "TargetDomainName":
-             "corp.local", "TargetLogonId": "0x00000000001D313D", "IpAddress": "::ffff:10.0.0.7"}  # fmt: skip
+    event = {
+        "EventID": 4624, "LogonType": "3", "TargetUserName": "Bob", "TargetDomainName":
+        "corp.local", "TargetLogonId": "0x00000000001D313D", "IpAddress": "::ffff:10.0.0.7",
+    }  # fmt: skip
     assert sample_xml(event).startswith("<Event xmlns=")
     view = sample_view([event])
     row = view.row(0, named=True)
@@ -135,10 +137,12 @@ def test_keyword_search_logsource_and_bad_correlations_are_refused(tmp_path: Pat
           "detection:\n  s: {EventID: 1}\n  condition: s\n", "linux.yml")  # fmt: skip
     write(tmp_path, "title: fe\nlogsource: {product: windows, category: file_event}\n"
           "detection:\n  s: {Image: x}\n  condition: s\n", "file.yml")  # fmt: skip
+    ordered = "{type: temporal_ordered, rules: [base], timespan: 5m, group-by: [Computer]}"
+    hashes = "{type: value_count, rules: [base], timespan: 5m, group-by: [Hashes], "
+    hashes += "condition: {gt: 2, field: Computer}}"
     write(tmp_path, rule_text("EventID: 4624", "base") + "---\ntitle: ord\nname: ord\n"
-          "correlation: {type: temporal_ordered, rules: [base], timespan: 5m, group-by: [Computer]}\n"
-          "---\ntitle: vc\nname: vc\ncorrelation: {type: value_count, rules: [base], "
-          "timespan: 5m, group-by: [Hashes], condition: {gt: 2, field: Computer}}\n", "c.yml")  # fmt: skip
+          f"correlation: {ordered}\n---\ntitle: vc\nname: vc\ncorrelation: {hashes}\n",
+          "c.yml")  # fmt: skip
     write(tmp_path, "title: [broken\n", "broken.yml")
     found = load_rule_set(tmp_path)
     reasons = {Path(r.path).name + ":" + r.title: r.reason for r in found.refused}
@@ -154,7 +158,7 @@ def test_keyword_search_logsource_and_bad_correlations_are_refused(tmp_path: Pat
 def test_rule_errors(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="not found"):
         load_rules(tmp_path / "missing")
-    with pytest.raises(RuleError, match="no \\*.yml"):
+    with pytest.raises(RuleError, match=r"no \*\.yml"):
         load_rules(tmp_path)
     write(tmp_path, rule_text("EventID: 4624") + "---\n" + rule_text("EventID: 4625"))
     with pytest.raises(RuleError, match="'t-rule' already used"):
@@ -284,8 +288,11 @@ def test_value_count_counts_distinct_hosts_in_a_sliding_window_and_dedupes_burst
 
 
 def test_event_count_correlation_and_generate(tmp_path: Path) -> None:
-    text = CORR.replace("type: value_count", "type: event_count").replace(
-        "{gt: 2, field: Computer}", "{gte: 3}").replace("timespan: 5m", "timespan: 5m\n  generate: true")  # fmt: skip
+    text = (
+        CORR.replace("type: value_count", "type: event_count")
+        .replace("{gt: 2, field: Computer}", "{gte: 3}")
+        .replace("timespan: 5m", "timespan: 5m\n  generate: true")
+    )
     write(tmp_path, text)
     rules = load_rules(tmp_path, strict=True)
     assert all(r.reports for r in rules)  # generate: true keeps the base rule's own hits
