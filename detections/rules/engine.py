@@ -198,26 +198,18 @@ def _hits(rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
 def matches(rules: Sequence[Rule], view: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Rule id -> the view rows each detection matched.
 
-    The view is split by event id once; each rule runs on the rows of the event ids it
-    requires (all rows when its condition does not bound them), and the rules that
+    Each rule runs on the rows of the event ids it requires (all rows when its condition does not bound them), and the rules that
     share those rows run in one lazy query (Polars shares their common sub-expressions).
     """
     detections = [r for r in rules if r.expr is not None]
     if not detections or view.is_empty():
         return {r.id: view.clear() for r in detections}
-    parts = view.partition_by("event_code", as_dict=True)
     by_codes: dict[tuple[int, ...] | None, list[Rule]] = {}
     for r in detections:
         by_codes.setdefault(r.codes, []).append(r)
     out: dict[str, pl.DataFrame] = {}
     for codes, group in by_codes.items():
-        if codes is None:
-            rows = view
-        else:
-            present = [parts[(c,)] for c in codes if (c,) in parts]
-            rows = pl.concat(present) if present else view.clear()
-            if len(present) > 1:
-                rows = rows.sort("time", maintain_order=True)
+        rows = view if codes is None else view.filter(pl.col("event_code").is_in(list(codes)))
         if rows.is_empty():
             out.update({r.id: rows for r in group})
             continue
