@@ -45,8 +45,11 @@ $(SPLUNK_STAMP): Makefile
 	touch $(SPLUNK_STAMP)
 
 # The Splunk app with splunklib 2.1.x vendored, packaged by `slim package`.
+# It ships hopwatch's Sigma rules as saved searches, every one disabled (issue 19).
 splunk-app: install $(SPLUNK_STAMP)
-	$(BIN)/python splunk_app/build.py --stage build/splunk_app --slim $(SPLUNK_BIN)/slim --dist dist
+	$(BIN)/hopwatch rules export --target splunk --out build/savedsearches.conf
+	$(BIN)/python splunk_app/build.py --stage build/splunk_app --slim $(SPLUNK_BIN)/slim \
+		--dist dist --savedsearches build/savedsearches.conf
 
 # Splunk Cloud vetting (precert mode, cloud tags): fails on any failure or error.
 appinspect: splunk-app
