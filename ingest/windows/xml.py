@@ -143,6 +143,8 @@ def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
     # one-character tests first: memchr is ~25x faster than a two-character search
     if ("!" in text and "<!" in text) or ("?" in text and "<?" in text):
         return None
+    if "\r" in text:  # line ends inside values are normalised by the XML parser
+        return None
     if not text.endswith("</Event>"):
         return None
     if not text.startswith("<Event"):
