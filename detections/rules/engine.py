@@ -198,8 +198,9 @@ def _hits(rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
 def matches(rules: Sequence[Rule], view: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Rule id -> the view rows each detection matched.
 
-    Each rule runs on the rows of the event ids it requires (all rows when its condition does not bound them), and the rules that
-    share those rows run in one lazy query (Polars shares their common sub-expressions).
+    Each rule runs on the rows of the event ids it requires (all rows when its condition
+    does not bound them), and the rules that share those rows run in one lazy query
+    (Polars shares their common sub-expressions).
     """
     detections = [r for r in rules if r.expr is not None]
     if not detections or view.is_empty():
