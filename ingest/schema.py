@@ -238,6 +238,9 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
 #:     task_name            String   scheduled task path (4698 created, 4702 updated)
 #:     task_content         String   the task's XML (TaskContent / TaskContentNew)
 #:     pipe_name            String   named pipe (Sysmon 17 created, 18 connected)
+#:     original_file_name   String   the PE's original file name (Sysmon 1; null for 4688)
+#:     integrity_level      String   Low, Medium, High or System (Sysmon 1 IntegrityLevel,
+#:                                   4688 MandatoryLabel)
 PROCESS_SCHEMA: pl.Schema = pl.Schema(
     {
         "time": pl.Int64(),
@@ -268,6 +271,8 @@ PROCESS_SCHEMA: pl.Schema = pl.Schema(
         "task_name": pl.String(),
         "task_content": pl.String(),
         "pipe_name": pl.String(),
+        "original_file_name": pl.String(),
+        "integrity_level": pl.String(),
     }
 )
 

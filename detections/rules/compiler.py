@@ -24,12 +24,12 @@ from typing import Any
 import polars as pl
 
 from detections.rules.fields import (
-    ACCESS_CODES,
     CATEGORY_EVENTS,
     CHANNEL_EVENTS,
     FIELDS,
     SIGMA_FIELDS,
     Field,
+    access_bit,
 )
 from ingest.errors import HopwatchError
 
@@ -229,9 +229,12 @@ def _string(f: Field, value: Any) -> pl.Expr:
     lit = _literal(parts)
     if f.kind == "bits":
         code = _literal([p for p in parts if isinstance(p, str)])
-        if code not in ACCESS_CODES:
-            raise _Unsupported("AccessList", f"only '%%NNNN' access codes, got {value}")
-        return (f.expr() & ACCESS_CODES[code]) != 0
+        bit = access_bit(code) if code is not None else None
+        if bit is None:
+            raise _Unsupported(
+                "AccessList", f"only access codes (%%4417) or names (WriteData), got {value}"
+            )
+        return (f.expr() & bit) != 0
     if f.kind == "int":
         if lit is None or not re.fullmatch(r"\s*(0x[0-9a-fA-F]+|\d+)\s*", lit):
             raise _Unsupported(_sigma_name(f.name), f"expects a number, got {value}")
@@ -245,7 +248,10 @@ def _string(f: Field, value: Any) -> pl.Expr:
             except ValueError as exc:
                 raise _Unsupported(_sigma_name(f.name), str(exc)) from None
         return _str_match(f, [lit], isinstance(value, SigmaCasedString))
-    return _str_match(f, _adapt_parts(f, parts), isinstance(value, SigmaCasedString))
+    expr = _str_match(f, _adapt_parts(f, parts), isinstance(value, SigmaCasedString))
+    if re.match(_to_regex(parts), "-"):  # the readers keep Windows' '-' as null
+        expr = expr.fill_null(True)
+    return expr
 
 
 def value_expr(field: str, value: Any) -> pl.Expr:
@@ -306,7 +312,13 @@ def value_expr(field: str, value: Any) -> pl.Expr:
         except pl.exceptions.ComputeError as exc:
             reason = f"regular expression not supported (Rust regex syntax): {exc}"
             raise _Unsupported(_sigma_name(field), reason.splitlines()[0]) from None
-        return text.str.contains(pattern).fill_null(False)
+        expr = text.str.contains(pattern)
+        try:
+            if re.search(pattern, "-"):  # the readers keep Windows' '-' as null
+                expr = expr.fill_null(True)
+        except re.error:
+            pass
+        return expr.fill_null(False)
     if isinstance(value, SigmaCIDRExpression):
         patterns = [SigmaString(p) for p in value.expand("*")]
         return pl.any_horizontal([_string(f, p) for p in patterns]).fill_null(False)

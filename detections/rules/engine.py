@@ -57,6 +57,8 @@ RULE_VIEW_SCHEMA: pl.Schema = pl.Schema(
         "task_name": pl.String(),
         "task_content": pl.String(),
         "pipe_name": pl.String(),
+        "original_file_name": pl.String(),
+        "integrity_level": pl.String(),
         "source": pl.String(),
         "record": pl.Int64(),
     }

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ingest.windows.mapping.normalize import LOGON_TYPES
+from ingest.windows.mapping.normalize import INTEGRITY_LEVELS, LOGON_TYPES
 
 #: Sigma field -> hopwatch field (see :data:`FIELDS`).
 SIGMA_FIELDS: dict[str, str] = {
@@ -69,6 +69,9 @@ SIGMA_FIELDS: dict[str, str] = {
     "TaskContent": "task_content",
     "TaskContentNew": "task_content",
     "PipeName": "pipe_name",
+    "OriginalFileName": "original_file_name",
+    "IntegrityLevel": "integrity_level",
+    "MandatoryLabel": "integrity_level",
 }
 
 #: Event ids hopwatch reads from each Windows channel (``ingest.windows.mapping``).
@@ -90,7 +93,8 @@ LOGSOURCES = tuple(f"service: {s}" for s in CHANNEL_EVENTS) + tuple(
     f"category: {c}" for c in CATEGORY_EVENTS
 )
 
-#: Windows access-list codes (``AccessList|contains: '%%4417'``) as access-mask bits.
+#: Windows access rights as access-mask bits: the codes of the raw event
+#: (``AccessList|contains: '%%4417'``) and the names of its rendered form ('WriteData').
 ACCESS_CODES: dict[str, int] = {
     "%%4416": 0x1,  # ReadData / ListDirectory
     "%%4417": 0x2,  # WriteData / AddFile
@@ -106,7 +110,22 @@ ACCESS_CODES: dict[str, int] = {
     "%%1539": 0x40000,  # WRITE_DAC
     "%%1540": 0x80000,  # WRITE_OWNER
     "%%1541": 0x100000,  # SYNCHRONIZE
+    "%%1542": 0x1000000,  # ACCESS_SYS_SEC
 }
+ACCESS_NAMES: dict[str, int] = {
+    "readdata": 0x1, "listdirectory": 0x1, "writedata": 0x2, "addfile": 0x2,
+    "appenddata": 0x4, "addsubdirectory": 0x4, "createpipeinstance": 0x4, "readea": 0x8,
+    "writeea": 0x10, "execute": 0x20, "traverse": 0x20, "deletechild": 0x40,
+    "readattributes": 0x80, "writeattributes": 0x100, "delete": 0x10000,
+    "read_control": 0x20000, "write_dac": 0x40000, "write_owner": 0x80000,
+    "synchronize": 0x100000, "access_sys_sec": 0x1000000,
+}  # fmt: skip
+
+
+def access_bit(text: str) -> int | None:
+    """The access-mask bit of an access code or name (None when unknown)."""
+    text = text.strip()
+    return ACCESS_CODES.get(text) or ACCESS_NAMES.get(text.lower())
 
 
 def _name_part(col: str) -> pl.Expr:
@@ -163,6 +182,10 @@ def _hex(v: str) -> str:
 
 def _domain(v: str) -> str:
     return v.split(".")[0].upper()
+
+
+def _integrity(v: str) -> str:
+    return INTEGRITY_LEVELS.get(v.strip().lower(), v.strip())
 
 
 def _share(v: str) -> str:
@@ -231,6 +254,7 @@ def _fields() -> dict[str, Field]:
         "logon_process", "auth_type", "process_name", "image", "command_line",
         "parent_image", "parent_command_line", "relative_target", "service_name",
         "service_image", "service_account", "task_name", "task_content", "pipe_name",
+        "original_file_name",
     )  # fmt: skip
     out = {name: Field(name, (name,)) for name in plain}
     out |= {
@@ -248,6 +272,9 @@ def _fields() -> dict[str, Field]:
         "logon_id": Field("logon_id", ("logon_id",), adapt=_hex, pattern_adapt=False),
         "ticket_encryption": Field(
             "ticket_encryption", ("ticket_encryption",), adapt=_hex, pattern_adapt=False
+        ),
+        "integrity_level": Field(
+            "integrity_level", ("integrity_level",), adapt=_integrity, pattern_adapt=False
         ),
         "share_name": Field("share_name", ("share_name",), adapt=_share, pattern_adapt=_share),
         "user": Field("user", ("user",), adapt=_user, pattern_adapt=_user_pattern),

@@ -124,6 +124,7 @@ LABELS: dict[int, dict[tuple[str | None, str], str]] = {
         ("process information", "creator process id"): "ProcessId",
         ("process information", "creator process name"): "ParentProcessName",
         ("process information", "process command line"): "CommandLine",
+        ("process information", "mandatory label"): "MandatoryLabel",
     },
     4768: _KERBEROS,
     4769: _KERBEROS,

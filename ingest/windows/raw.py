@@ -65,6 +65,9 @@ DATA_FIELDS: tuple[str, ...] = (
     "TaskContent",
     "TaskContentNew",
     "PipeName",
+    "OriginalFileName",
+    "IntegrityLevel",
+    "MandatoryLabel",
 )
 
 SYSTEM_COLUMNS: dict[str, pl.DataType] = {

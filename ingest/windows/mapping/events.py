@@ -28,6 +28,7 @@ from ingest.windows.mapping.normalize import (
     hexint_expr,
     host_expr,
     int_expr,
+    integrity_expr,
     ip_expr,
     logon_type_expr,
     time_expr,
@@ -206,6 +207,7 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             logon_id=hex_expr(pl.col("SubjectLogonId")),
             pid=hexint_expr(pl.col("NewProcessId")),
             parent_pid=hexint_expr(pl.col("ProcessId")),
+            integrity_level=integrity_expr(pl.col("MandatoryLabel")),
             **common,
         ),
         lazy.filter(eid == 1).select(
@@ -218,6 +220,8 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             logon_id=hex_expr(pl.col("LogonId")),
             pid=int_expr(pl.col("ProcessId")),
             parent_pid=int_expr(pl.col("ParentProcessId")),
+            original_file_name=clean_expr(pl.col("OriginalFileName")),
+            integrity_level=integrity_expr(pl.col("IntegrityLevel")),
             **common,
         ),
         lazy.filter(eid == 3).select(

@@ -108,13 +108,13 @@ def rule_text(body: str, name: str = "t-rule", condition: str = "sel") -> str:
 @pytest.mark.parametrize(
     ("body", "field", "why"),
     [
-        ("OriginalFileName: psexec.c", "OriginalFileName", "no column"),
+        ("Hashes|contains: 'SHA256=AB'", "Hashes", "no column"),
         ("CommandLine|wide|contains: whoami", "CommandLine", "modifier 'wide'"),
         ("CommandLine|base64offset|contains|expand: '%x%'", "CommandLine", "modifier"),
         ("LogonType|startswith: '1'", "LogonType", "wildcards"),
         ("TargetUserName|re: '^adm'", "TargetUserName", "|re|i"),
         ("CommandLine|re: '(?<=a)b'", None, "Regular expression '(?<=a)b' is invalid"),
-        ("AccessList|contains: 'ReadData'", "AccessList", "access codes"),
+        ("AccessList|contains: 'MaybeWrite'", "AccessList", "access codes"),
     ],
 )
 def test_unsupported_fields_and_modifiers_are_refused_naming_file_and_field(
@@ -223,6 +223,28 @@ def test_sigma_semantics_on_canonical_columns(tmp_path: Path) -> None:
         condition="sel and not filter\n  filter:\n    CommandLine|contains: x",
     )
     assert fires(r, [{"EventID": 4688}])  # a null field does not match, so 'not' holds
+
+
+def test_access_names_dash_values_and_integrity_levels(tmp_path: Path) -> None:
+    r = one(tmp_path, "EventID: 5145\nAccessList|contains: 'WriteData'")  # the rendered name
+    share = {"EventID": 5145, "ShareName": "\\\\*\\IPC$", "AccessMask": "0x12019f"}
+    assert fires(r, [share]) and not fires(r, [share | {"AccessMask": "0x120089"}])
+    # Windows writes '-' for an absent address; the reader keeps null, and a pattern that
+    # matches '-' still matches it (SigmaHQ filters on IpAddress|contains: '-')
+    r = one(tmp_path, "EventID: 4625", condition="sel and not dash\n  dash:\n"
+            "    IpAddress|contains: '-'")  # fmt: skip
+    failed = {"EventID": 4625, "TargetUserName": "a", "LogonType": "2"}
+    assert not fires(r, [failed | {"IpAddress": "-"}])
+    assert fires(r, [failed | {"IpAddress": "10.0.0.1"}])
+    text = rule_text("IntegrityLevel: System").replace(
+        "service: security", "category: process_creation"
+    )
+    write(tmp_path, text)
+    r = load_rules(tmp_path, strict=True)[0]
+    sysmon = {"EventID": 1, "Image": "C:\\x.exe", "IntegrityLevel": "System"}
+    security = {"EventID": 4688, "NewProcessName": "C:\\x.exe", "MandatoryLabel": "S-1-16-16384"}
+    assert fires(r, [sysmon]) and fires(r, [security])
+    assert not fires(r, [security | {"MandatoryLabel": "S-1-16-12288"}])
 
 
 def test_user_values_in_domain_backslash_form(tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ TEMPLATES: dict[int, str] = {
         "\tAccount Name:\t\t-\n\tAccount Domain:\t\t-\n\tLogon ID:\t\t0x0\n\n"
         "Process Information:\n\tNew Process ID:\t\t{NewProcessId}\n"
         "\tNew Process Name:\t{NewProcessName}\n\tToken Elevation Type:\t%%1936\n"
-        "\tMandatory Label:\t\tMandatory Label\\System Mandatory Level\n"
+        "\tMandatory Label:\t\t{MandatoryLabel}\n"
         "\tCreator Process ID:\t{ProcessId}\n\tCreator Process Name:\t{ParentProcessName}\n"
         "\tProcess Command Line:\t{CommandLine}\n"
     ),
