@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -229,10 +228,16 @@ def load_rules(rules_dir: str | Path | None = None, *, strict: bool = False) -> 
             (it names the file and the field).
     """
     found = load_rule_set(rules_dir)
+    if strict and found.refused:
+        first = found.refused[0]
+        raise RuleRefused(first.path, first.title, first.field, first.reason)
+    if found.refused:
+        log.warning(
+            "%d of %d rules refused (`hopwatch rules check` lists them); first: %s",
+            len(found.refused), len(found.refused) + len(found.rules), found.refused[0],
+        )  # fmt: skip
     for refusal in found.refused:
-        if strict:
-            raise RuleRefused(refusal.path, refusal.title, refusal.field, refusal.reason)
-        log.warning("rule refused: %s", refusal)
+        log.info("rule refused: %s", refusal)
     if not found.rules:
         raise RuleError(f"{rules_dir or default_rules_dir()}: no rule hopwatch can evaluate")
     return found.rules
@@ -256,8 +261,3 @@ def view_from_data_dir(data_dir: str | Path) -> pl.DataFrame:
     if auth is None and process is None:
         raise FileNotFoundError(f"{root}: no events/*.parquet or process/*.parquet")
     return rule_view(auth, process)
-
-
-def by_id(rules: Sequence[Rule]) -> dict[str, Rule]:
-    """Rules keyed by id."""
-    return {r.id: r for r in rules}
