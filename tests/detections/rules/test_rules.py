@@ -36,7 +36,7 @@ REQUIRED = {
     "hw-wmic-remote", "hw-winrm-spawned-process", "hw-winrm-remote-command",
     "hw-dcom-lateral-movement", "hw-pass-the-hash-logon", "hw-pass-the-hash-ntlm-network",
     "hw-overpass-the-hash-rc4", "hw-rdp-session-hijack", "hw-rapid-network-logons",
-    "hw-special-logon-many-hosts", "hw-explicit-creds-remote",
+    "hw-special-logon-many-hosts", "hw-explicit-creds-remote", "hw-task-shell-action",
 }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ EXPECTED_RULES = {
         "hw-atsvc-remote-task",
         "hw-atexec-task-content",
         "hw-remote-task-network-logon",
+        "hw-task-shell-action",
     },
     "LM_WMIC_4648_rpcss.evtx": {"hw-explicit-creds-remote", "hw-wmic-remote"},
     "LM_WMI_4624_4688_TargetHost.evtx": {"hw-wmi-spawned-process"},
