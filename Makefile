@@ -12,7 +12,7 @@ SPLUNK_TOOLS := splunk-appinspect==4.3.1 splunk-packaging-toolkit==1.2.8
 APP_VERSION   = $(shell sed -n 's/^version = //p' splunk_app/hopwatch/default/app.conf | head -1)
 SPLUNK_PKG    = dist/hopwatch_splunk-$(APP_VERSION).tgz
 
-.PHONY: install test lint format demo bench clean splunk-app appinspect
+.PHONY: install test lint format demo notebooks bench clean splunk-app appinspect
 
 install: $(STAMP)
 
@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 	# pySigma's Splunk backend 2.1 still pins pysigma<2 in its metadata but converts with
 	# pySigma 2 (tests/detections/rules check every shipped rule): installed without deps.
 	$(BIN)/pip install -q --no-deps pysigma-backend-splunk==2.1.0
+	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
 lint: install
@@ -38,6 +39,11 @@ format: install
 
 test: install lint appinspect
 	$(BIN)/python -m pytest -q
+
+# Executes every notebook in notebooks/ against a demo deployment built once (executed
+# copies in notebooks/executed/); `make test` runs the same tests.
+notebooks: install
+	$(BIN)/python -m pytest -q tests/notebooks
 
 $(SPLUNK_STAMP): Makefile
 	test -x $(SPLUNK_BIN)/python || $(PYTHON) -m venv $(SPLUNK_VENV)
