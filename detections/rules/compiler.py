@@ -27,6 +27,7 @@ from detections.rules.fields import (
     CATEGORY_EVENTS,
     CHANNEL_EVENTS,
     FIELDS,
+    LOGSOURCES,
     SIGMA_FIELDS,
     Field,
     access_bit,
@@ -84,12 +85,8 @@ def check_logsource(rule: Any, path: str) -> None:
     elif service is not None and service not in CHANNEL_EVENTS:
         bad = f"service {service!r}"
     if bad:
-        known = ", ".join(("product: windows", *(f"{k}" for k in _logsources())))
+        known = ", ".join(("product: windows", *LOGSOURCES))
         raise RuleRefused(path, rule.title, None, f"logsource {bad} is not read ({known})")
-
-
-def _logsources() -> list[str]:
-    return [f"service: {s}" for s in CHANNEL_EVENTS] + [f"category: {c}" for c in CATEGORY_EVENTS]
 
 
 def check_rule(rule: Any, path: str) -> None:
