@@ -94,7 +94,11 @@ class DetectionSettings(_Section):
         default=8 * 3600,
         description="longest gap between linked alerts of a campaign: seconds or '8h'",
     )
-    rules_dir: Path | None = Field(default=None, description="rule files (default: built-in)")
+    rules_dir: Path | None = Field(
+        default=None,
+        description="folder of Sigma rules, e.g. SigmaHQ's rules/windows (default: built-in); "
+        "rules hopwatch cannot evaluate are refused and logged (`hopwatch rules check`)",
+    )
 
     @field_validator("thresholds")
     @classmethod
