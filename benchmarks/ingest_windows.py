@@ -27,6 +27,7 @@ folder and repeated up to ``--events`` lines. All runs are single-threaded
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import tempfile
@@ -102,10 +103,8 @@ def splunk_per_result(lines: list[str]) -> int:
     for lo in range(0, len(lines), SPLUNK_BLOCK):
         records = []
         for i, raw in enumerate(lines[lo : lo + SPLUNK_BLOCK]):
-            try:
+            with contextlib.suppress(XmlEventError):
                 records.append(parse_xml_record(raw, source="splunk:bench", record=lo + i))
-            except XmlEventError:
-                pass
             n += 1
         frames_from_records(records)
     return n

@@ -445,8 +445,7 @@ class EdgeParts:
         s32, d32 = cols[1].astype(np.int32), cols[2].astype(np.int32)
         used = np.empty(min(2 * n, table.n), np.int64)
         si, di = np.empty(n, np.int32), np.empty(n, np.int32)
-        m = K.dict_encode(s32, n, self.seen, big, self.seen, si, used, 0)
-        m = K.dict_encode(d32, n, self.seen, big, self.seen, di, used, m)
+        m = K.dict_encode_pair(s32, d32, n, self.seen, big, self.seen, si, di, used, 0)
         used = used[:m]
         offs = np.empty(m + 1, np.int32)
         data = np.empty(int(table.lens[used].sum()), np.uint8)

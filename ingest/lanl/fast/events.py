@@ -169,16 +169,17 @@ class EventsWriter:
                 job.release()
 
 
-#: The dictionary-encoded columns: name, string table, id field, offset of local ids.
-_DICT_COLUMNS = (
-    ("src_user", "users", EV_U),
-    ("dst_user", "users", EV_DU),
-    ("src_host", "hosts", EV_SRC),
-    ("dst_host", "hosts", EV_DST),
-    ("auth_type", "words", EV_WA),
-    ("logon_type", "words", EV_WL),
-    ("orientation", "words", EV_WO),
-)
+#: One dictionary per row group for each entry: its string table and columns (column,
+#: id field). The user columns share one, the host columns another: mostly the same
+#: strings, and the second column's index is the first's wherever the ids agree.
+_DICTIONARIES = {
+    "users": ("users", (("src_user", EV_U), ("dst_user", EV_DU))),
+    "hosts": ("hosts", (("src_host", EV_SRC), ("dst_host", EV_DST))),
+    "auth_type": ("words", (("auth_type", EV_WA),)),
+    "logon_type": ("words", (("logon_type", EV_WL),)),
+    "orientation": ("words", (("orientation", EV_WO),)),
+}
+_DICT_COLUMNS = tuple(c for _, cols in _DICTIONARIES.values() for c, _ in cols)
 
 
 class _Encoder:
@@ -224,10 +225,10 @@ class _Encoder:
         self.mix = np.empty(cap, np.int16)
         self.source = np.empty(cap, np.int32)
         self.sources: list[str] = []
-        self.indices = {c: np.empty(cap, np.int32) for c, _, _ in _DICT_COLUMNS}
-        self.used = {c: np.empty(cap, np.int64) for c, _, _ in _DICT_COLUMNS}
-        self.size = dict.fromkeys(self.indices, 0)  # dictionary entries so far
-        self.seen = {c: np.full(1 << 10, -1, np.int64) for c in self.indices}
+        self.indices = {c: np.empty(cap, np.int32) for c in _DICT_COLUMNS}
+        self.used = {d: np.empty(2 * cap, np.int64) for d in _DICTIONARIES}
+        self.size = dict.fromkeys(_DICTIONARIES, 0)  # dictionary entries so far
+        self.seen = {d: np.full(1 << 10, -1, np.int64) for d in _DICTIONARIES}
         self.tables: dict[str, StringTable] = {}
 
     def _open(self) -> None:
@@ -269,25 +270,24 @@ class _Encoder:
         K = self.kernels
         self.tables.update(users=job.users, hosts=job.hosts, words=job.words)
         maps = {"users": (job.umap, 0), "hosts": (job.hmap, 0), "words": (job.wmap, L.N_WORDS)}
-        for column, kind, field in _DICT_COLUMNS:
+        for name, (kind, columns) in _DICTIONARIES.items():
             table = self.tables[kind]
-            seen = self.seen[column]
+            seen = self.seen[name]
             if len(seen) < table.n:
                 grown = np.full(2 * table.n, -1, np.int64)
                 grown[: len(seen)] = seen
-                seen = self.seen[column] = grown
+                seen = self.seen[name] = grown
             gmap, offset = maps[kind]
-            ids = ev[field][lo:hi]
-            self.size[column] = K.dict_encode(
-                ids,
-                k,
-                gmap,
-                offset,
-                seen,
-                self.indices[column][a:b],
-                self.used[column],
-                self.size[column],
-            )
+            ids = [ev[field][lo:hi] for _, field in columns]
+            out = [self.indices[column][a:b] for column, _ in columns]
+            if len(columns) == 2:
+                self.size[name] = K.dict_encode_pair(
+                    *ids, k, gmap, offset, seen, *out, self.used[name], self.size[name]
+                )
+            else:
+                self.size[name] = K.dict_encode(
+                    *ids, k, gmap, offset, seen, *out, self.used[name], self.size[name]
+                )
         time = ev[EV_T][lo:hi]
         self.time[a:b] = time
         np.add(ev[EV_ROW][lo:hi], np.int64(job.first_line), out=self.record[a:b])
@@ -301,16 +301,16 @@ class _Encoder:
         self.source[a:b] = len(self.sources) - 1
         self.n = b
 
-    def _dictionary(self, column: str, table: StringTable):
-        """The strings of ``column``'s dictionary, as an Arrow string array."""
+    def _dictionary(self, name: str, table: StringTable):
+        """The strings of dictionary ``name``, as an Arrow string array (then reset)."""
         pa, K = self.pa, self.kernels
-        m = self.size[column]
-        used = self.used[column][:m]
+        m = self.size[name]
+        used = self.used[name][:m]
         offs = np.empty(m + 1, np.int32)
         data = np.empty(int(table.lens[used].sum()), np.uint8)
         high = K.gather_strings(used, m, table.offs, table.lens, table.store, offs, data)
-        K.forget(self.seen[column], used, m)
-        self.size[column] = 0
+        K.forget(self.seen[name], used, m)
+        self.size[name] = 0
         if high:  # not all ASCII: decode as the Polars path does (invalid UTF-8 replaced)
             text = [
                 data[offs[j] : offs[j + 1]].tobytes().decode("utf-8", "replace") for j in range(m)
@@ -326,12 +326,11 @@ class _Encoder:
         pa = self.pa
         if self.file is None:
             self._open()
-        columns = {
-            c: pa.DictionaryArray.from_arrays(
-                pa.array(self.indices[c][:n]), self._dictionary(c, self.tables[kind])
-            )
-            for c, kind, _ in _DICT_COLUMNS
-        }
+        columns = {}
+        for name, (kind, cols) in _DICTIONARIES.items():
+            strings = self._dictionary(name, self.tables[kind])
+            for c, _ in cols:
+                columns[c] = pa.DictionaryArray.from_arrays(pa.array(self.indices[c][:n]), strings)
         columns |= {
             "time": pa.array(self.time[:n]),
             "success": pa.array(self.success[:n]),

@@ -36,6 +36,7 @@ KERNELS: dict[str, str] = {
     "compact": "tables",
     "gather_columns": "tables",
     "dict_encode": "events",
+    "dict_encode_pair": "events",
     "forget": "events",
     "gather_strings": "events",
     "label_candidates": "events",

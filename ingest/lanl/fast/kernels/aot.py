@@ -114,6 +114,10 @@ EXPORTS = {
         _NONE(_T64, _a(_I32, 2), _V64, _a(_I64, 2, layout="A")),
     ),
     "dict_encode": (events.dict_encode, _I64(_V32, _I64, _V64, _I64, _V64, _V32, _V64, _I64)),
+    "dict_encode_pair": (
+        events.dict_encode_pair,
+        _I64(_V32, _V32, _I64, _V64, _I64, _V64, _V32, _V32, _V64, _I64),
+    ),
     "forget": (events.forget, _NONE(_V64, _V64, _I64)),
     "gather_strings": (
         events.gather_strings,

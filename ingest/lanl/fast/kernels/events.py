@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ingest.lanl.fast.kernels.tables import in_set, jit
 
-__all__ = ["dict_encode", "forget", "gather_strings", "label_candidates"]
+__all__ = ["dict_encode", "dict_encode_pair", "forget", "gather_strings", "label_candidates"]
 
 
 @jit
@@ -37,6 +37,39 @@ def dict_encode(ids, n, gmap, offset, seen, out, used, m):
             used[j] = g
             m += 1
         out[k] = j
+    return m
+
+
+@jit
+def dict_encode_pair(ids, ids2, n, gmap, offset, seen, out, out2, used, m):
+    """:func:`dict_encode` of two columns into one dictionary (``src_user`` and
+    ``dst_user``, ``src_host`` and ``dst_host``): where the second id equals the first
+    (LANL's usual user, a local logon) it takes the first's index without a lookup."""
+    for k in range(n):
+        g = ids[k]
+        g2 = ids2[k]
+        same = g2 == g
+        if g >= offset:
+            g = gmap[g - offset]
+        j = seen[g]
+        if j < 0:
+            j = m
+            seen[g] = j
+            used[j] = g
+            m += 1
+        out[k] = j
+        if same:
+            out2[k] = j
+            continue
+        if g2 >= offset:
+            g2 = gmap[g2 - offset]
+        j = seen[g2]
+        if j < 0:
+            j = m
+            seen[g2] = j
+            used[j] = g2
+            m += 1
+        out2[k] = j
     return m
 
 
