@@ -180,6 +180,10 @@ _DICTIONARIES = {
     "orientation": ("words", (("orientation", EV_WO),)),
 }
 _DICT_COLUMNS = tuple(c for _, cols in _DICTIONARIES.values() for c, _ in cols)
+#: A string table of at most this many strings (the vocabulary, LANL's 17k hosts) is a
+#: row group's dictionary whole: its indices are the global ids, no lookup per event.
+#: Larger ones (LANL's 100k users) get a dictionary of the strings the row group uses.
+WHOLE_TABLE_MAX = 1 << 15
 
 
 class _Encoder:
@@ -229,6 +233,7 @@ class _Encoder:
         self.used = {d: np.empty(2 * cap, np.int64) for d in _DICTIONARIES}
         self.size = dict.fromkeys(_DICTIONARIES, 0)  # dictionary entries so far
         self.seen = {d: np.full(1 << 10, -1, np.int64) for d in _DICTIONARIES}
+        self.whole: dict[str, bool | None] = dict.fromkeys(_DICTIONARIES)  # per row group
         self.tables: dict[str, StringTable] = {}
 
     def _open(self) -> None:
@@ -272,12 +277,18 @@ class _Encoder:
         maps = {"users": (job.umap, 0), "hosts": (job.hmap, 0), "words": (job.wmap, L.N_WORDS)}
         for name, (kind, columns) in _DICTIONARIES.items():
             table = self.tables[kind]
+            gmap, offset = maps[kind]
+            if self.whole[name] is None:  # decided by a row group's first part
+                self.whole[name] = table.n <= WHOLE_TABLE_MAX
+            if self.whole[name]:
+                for column, field in columns:
+                    K.remap(ev[field][lo:hi], k, gmap, offset, self.indices[column][a:b])
+                continue
             seen = self.seen[name]
             if len(seen) < table.n:
                 grown = np.full(2 * table.n, -1, np.int64)
                 grown[: len(seen)] = seen
                 seen = self.seen[name] = grown
-            gmap, offset = maps[kind]
             ids = [ev[field][lo:hi] for _, field in columns]
             out = [self.indices[column][a:b] for column, _ in columns]
             if len(columns) == 2:
@@ -304,13 +315,19 @@ class _Encoder:
     def _dictionary(self, name: str, table: StringTable):
         """The strings of dictionary ``name``, as an Arrow string array (then reset)."""
         pa, K = self.pa, self.kernels
-        m = self.size[name]
-        used = self.used[name][:m]
+        if self.whole[name]:
+            m = table.n
+            used = np.arange(m, dtype=np.int64)
+        else:
+            m = self.size[name]
+            used = self.used[name][:m]
         offs = np.empty(m + 1, np.int32)
         data = np.empty(int(table.lens[used].sum()), np.uint8)
         high = K.gather_strings(used, m, table.offs, table.lens, table.store, offs, data)
-        K.forget(self.seen[name], used, m)
+        if not self.whole[name]:
+            K.forget(self.seen[name], used, m)
         self.size[name] = 0
+        self.whole[name] = None
         if high:  # not all ASCII: decode as the Polars path does (invalid UTF-8 replaced)
             text = [
                 data[offs[j] : offs[j + 1]].tobytes().decode("utf-8", "replace") for j in range(m)

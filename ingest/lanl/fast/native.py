@@ -38,6 +38,7 @@ KERNELS: dict[str, str] = {
     "dict_encode": "events",
     "dict_encode_pair": "events",
     "forget": "events",
+    "remap": "events",
     "gather_strings": "events",
     "label_candidates": "events",
 }

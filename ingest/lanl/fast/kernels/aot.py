@@ -119,6 +119,7 @@ EXPORTS = {
         _I64(_V32, _V32, _I64, _V64, _I64, _V64, _V32, _V32, _V64, _I64),
     ),
     "forget": (events.forget, _NONE(_V64, _V64, _I64)),
+    "remap": (events.remap, _NONE(_V32, _I64, _V64, _I64, _V32)),
     "gather_strings": (
         events.gather_strings,
         _I64(_V64, _I64, _V64, _V64, _a(_U8), _V32, _a(_U8)),

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from ingest.lanl.fast.kernels.tables import in_set, jit
 
-__all__ = ["dict_encode", "dict_encode_pair", "forget", "gather_strings", "label_candidates"]
+__all__ = [
+    "dict_encode",
+    "dict_encode_pair",
+    "forget",
+    "gather_strings",
+    "label_candidates",
+    "remap",
+]
 
 
 @jit
@@ -71,6 +78,15 @@ def dict_encode_pair(ids, ids2, n, gmap, offset, seen, out, out2, used, m):
             m += 1
         out2[k] = j
     return m
+
+
+@jit
+def remap(ids, n, gmap, offset, out):
+    """``out[k]`` = the global id of ``ids[k]`` (as :func:`dict_encode` reads it), ``k < n``:
+    the indices into a dictionary of a whole (small) string table."""
+    for k in range(n):
+        g = ids[k]
+        out[k] = g if g < offset else gmap[g - offset]
 
 
 @jit

@@ -179,16 +179,35 @@ def test_invalid_utf8_replaced_as_polars_does(tmp_path: Path) -> None:
     assert "\ufffd" in "".join(events_frame(tmp_path / "fast")["src_host"].to_list())
 
 
-def test_row_groups_and_parts(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Events cut into many row groups and files read back as one table, in order."""
+@pytest.mark.parametrize("whole_table_max", [0, 1 << 15])
+def test_row_groups_and_parts(
+    sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_table_max: int
+) -> None:
+    """Events cut into many row groups and files read back as one table, in order, with
+    dictionaries of the strings each row group uses (0) or of whole tables (default)."""
     import ingest.lanl.fast.events
 
+    monkeypatch.setattr(ingest.lanl.fast.events, "WHOLE_TABLE_MAX", whole_table_max)
     monkeypatch.setattr(ingest.lanl.fast.events, "ROW_GROUP_ROWS", 1000)
     monkeypatch.setattr(ingest.lanl.fast.events, "PART_ROWS", 2500)
     _slow, fast = both(sim["auth"], tmp_path, redteam=sim["redteam"], chunk_bytes=50_000)
     parts = sorted((tmp_path / "fast" / "events").glob("*.parquet"))
     assert len(parts) == -(-fast.events // 3000)  # a file closes at the first row group past
     assert events_frame(tmp_path / "fast")["label"].sum() == fast.meta["labeled"] > 0
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(parts[0], read_dictionary=["src_user", "dst_user"])
+    sizes, used = [], []
+    for i in range(file.num_row_groups):
+        group = file.read_row_group(i, columns=["src_user", "dst_user"])
+        src, dst = group["src_user"].chunk(0), group["dst_user"].chunk(0)
+        assert src.dictionary.equals(dst.dictionary)  # one dictionary for the pair
+        sizes.append(len(src.dictionary))
+        used.append(len(set(src.to_pylist()) | set(dst.to_pylist())))
+    if whole_table_max == 0:  # the strings each row group uses
+        assert sizes == used
+    else:  # the whole table so far: it only grows
+        assert sizes == sorted(sizes) and all(s >= u for s, u in zip(sizes, used, strict=True))
 
 
 @pytest.mark.parametrize("user_aware", [False, True])
