@@ -8,8 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# gcc: `pip install` compiles the fast LANL kernels ahead of time (setup.py); without it
+# they are JIT-compiled on a container's first run instead.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 curl \
+    && apt-get install -y --no-install-recommends libgomp1 curl gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -12,7 +12,7 @@ SPLUNK_TOOLS := splunk-appinspect==4.3.1 splunk-packaging-toolkit==1.2.8
 APP_VERSION   = $(shell sed -n 's/^version = //p' splunk_app/hopwatch/default/app.conf | head -1)
 SPLUNK_PKG    = dist/hopwatch_splunk-$(APP_VERSION).tgz
 
-.PHONY: install test lint format demo notebooks bench clean splunk-app appinspect
+.PHONY: install kernels test lint format demo notebooks bench clean splunk-app appinspect
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name hopwatch --display-name "hopwatch (.venv)" >/dev/null
 	touch $(STAMP)
 
+# The fast LANL kernels are compiled when the package is installed; this rebuilds them in
+# place when their sources changed since (a no-op otherwise).
+kernels: install
+	$(BIN)/python -c 'from ingest.lanl.fast.native import main; raise SystemExit(main())' \
+		|| $(BIN)/python -m ingest.lanl.fast.kernels.aot
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +43,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint appinspect
+test: install kernels lint appinspect
 	$(BIN)/python -m pytest -q
 
 # Executes every notebook in notebooks/ against a demo deployment built once (executed
@@ -65,4 +71,5 @@ demo: install
 	$(BIN)/hopwatch demo
 
 clean:
-	rm -rf $(VENV) $(SPLUNK_VENV) dist .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(SPLUNK_VENV) dist .pytest_cache .ruff_cache build *.egg-info \
+		ingest/lanl/fast/kernels/_native.*
