@@ -214,3 +214,23 @@ def weight_bytes(model: Any) -> int:
         seen.add(id(t))
         total += tensor_bytes(t)
     return total
+
+
+def resolve_engine(config: LLMConfig) -> str:
+    """The engine ``config.engine`` names; ``"auto"`` is the measured default.
+
+    On CPU, ``llamacpp`` (the GGUF's own Q4_1 kernels, continuous batching) when
+    ``llama-cpp-python`` is installed and the model is a GGUF; otherwise, and on CUDA,
+    ``transformers`` (see ``docs/llm.md`` for the measurements behind this choice).
+    """
+    if config.engine != "auto":
+        return config.engine
+    if resolve_device(config.device).startswith("cuda"):
+        return "transformers"
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "transformers"
+    try:
+        source = resolve_source(config.model_path, config.gguf_file)
+    except FileNotFoundError:
+        return "llamacpp"  # the engine reports the missing model on start
+    return "llamacpp" if source.gguf_file else "transformers"

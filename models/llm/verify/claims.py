@@ -321,6 +321,9 @@ def check_counts(scan: Scan, s: Support) -> None:
                 continue
             if noun == "host" and (value, "hop") in s.pairs:
                 continue
+            more = re.match(r"\s+(?:more|other|further|additional)\b", scan.work[end:], re.I)
+            if noun == "host" and more and 0 < value < len(s.path) - 1:
+                continue  # "and 2 more hosts": part of the path
             scan.report(start, end, "count", f"the alert does not support this number of {noun}s")
         elif value not in s.numbers:
             scan.report(start, end, "count", "number not in the alert")

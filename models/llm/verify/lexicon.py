@@ -1,6 +1,6 @@
 """What the verifier (and the generation grammar) knows about claim words.
 
-One table per claim kind, shared by :mod:`models.llm.verify.checks` (which rejects a
+One table per claim kind, shared by :mod:`models.llm.verify.claims` (which rejects a
 word the facts do not support) and :mod:`models.llm.grammar` (which keeps the same
 unsupported words out of the model's free text):
 
@@ -16,7 +16,10 @@ unsupported words out of the model's free text):
 * :data:`HOST_ROLES` / :data:`USER_ROLES` -- what a host or an account *is*
   (``domain controller``, ``administrator``), supported only by the facts' own text;
 * :data:`NEXT_STEPS` -- per technique, what an analyst should check next (hopwatch's
-  own words, so they license the event ids they cite).
+  own words, so they license the event ids they cite);
+* :data:`TOOL_NAMES` and :data:`GRAMMAR_WORDS` -- the spellings the generation grammar
+  offers as slots when the facts support them, and single words it keeps out of free
+  text when they do not; :data:`NEVER_WORDS` are kept out always.
 
 Matching is case-insensitive on whole words; a trailing ``*`` in an id means "this id
 or any sub-technique of it".
@@ -414,4 +417,77 @@ TOOLS.update(
         for tid, name in TECHNIQUE_NAMES.items()
         if len(name) > 4
     }
+)
+
+#: Tool and protocol names as the grammar offers them (slot values) -> supporting ids.
+TOOL_NAMES: dict[str, tuple[str, ...]] = {
+    "PsExec": ("T1569.002", "T1021.002"),
+    "SMB": ("T1021.002", "T1570"),
+    "ADMIN$": ("T1021.002", "T1570"),
+    "WMI": ("T1047",),
+    "RDP": ("T1021.001",),
+    "WinRM": ("T1021.006",),
+    "DCOM": ("T1021.003",),
+    "SSH": ("T1021.004",),
+    "Mimikatz": ("T1003*",),
+    "Kerberoasting": ("T1558.003",),
+    "pass-the-hash": ("T1550.002",),
+    "pass-the-ticket": ("T1550.003",),
+}
+
+#: Single words (regex, whole word) that the grammar keeps out of free text unless one of
+#: the ids supports them; the verifier reads the same claims through TOOLS and ACTIONS.
+GRAMMAR_WORDS: dict[str, tuple[str, ...]] = {
+    r"mimikatz|sekurlsa|logonpasswords|procdump|lsass": ("T1003*",),
+    r"dump|dumps|dumped|dumping|dcsync|ntds": ("T1003*",),
+    r"kerberoast|kerberoasting|kerberoasted|roasting|roasted|rubeus": ("T1558*",),
+    r"psexec|psexesvc|paexec|smbexec": ("T1569.002", "T1021.002"),
+    r"wmi|wmic|wmiexec|wmiprvse": ("T1047",),
+    r"impacket": ("T1047", "T1569.002", "T1021.002", "T1021.003"),
+    r"dcom|dcomexec": ("T1021.003",),
+    r"rdp|mstsc": ("T1021.001",),
+    r"winrm|wsman|wsmprovhost|pssession": ("T1021.006",),
+    r"smb": ("T1021.002", "T1570"),
+    r"ssh": ("T1021.004",),
+    r"vnc": ("T1021.005",),
+    r"schtasks|atsvc": ("T1053*",),
+    r"bloodhound|sharphound": ("T1087*", "T1069*", "T1482"),
+    r"cobalt|beacon|beacons|metasploit|meterpreter": ("S0154", "S0002"),
+    r"exfiltrate|exfiltrated|exfiltrating|exfiltration|exfil|dropbox|rclone|pastebin|mega": (
+        "T1041",
+        "T1048*",
+        "T1567*",
+    ),
+    r"encrypt|encrypted|encrypting|encryption|ransomware|ransom": ("T1486",),
+    r"wipe|wiped|wiping|destroyed|destroy": ("T1485", "T1561*"),
+    r"escalate|escalated|escalating|escalation": ("T1068", "T1548*", "T1078*"),
+    r"stole|steal|stealing|stolen|harvest|harvested|harvesting|cracked|cracking": (
+        "T1003*",
+        "T1555*",
+        "T1552*",
+    ),
+    r"brute|bruteforce|spraying|sprayed|stuffing": ("T1110*",),
+    r"keylogger|keylogging|phishing|phished": ("T1056.001", "T1566*"),
+    r"backdoor|backdoored|persisted|persistence": ("T1543*", "T1053*", "T1547*"),
+    r"downloaded|downloading": ("T1105",),
+    r"scanned|scanning|enumerated|enumerating|enumeration|reconnaissance|recon": (
+        "T1046",
+        "T1087*",
+        "T1018",
+    ),
+    r"disabled|cleared|deleted|tampered": ("T1562*", "T1070*", "T1485"),
+}
+
+#: Words kept out of free text always: spelled numbers, relative time, verdicts, proof,
+#: and what hosts are (the facts never say it in the structured fields).
+NEVER_WORDS = (
+    "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r"|dozens|yesterday|today|tonight|recently|recent|ago|weekend|overnight|monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday|morning|afternoon|evening|night|midnight|noon"
+    r"|midday|week|weeks|month|months|year|years|benign|harmless|innocuous|legitimate|false"
+    r"|routine|authorized|authorised|sanctioned|approved|ignore|ignored|dismiss|dismissed"
+    r"|disregard|okay|fine|safe|certain|certainly|definitely|confirmed|proven|undoubtedly"
+    r"|guaranteed|controller|controllers|hypervisor|bastion|exchange|sharepoint|database"
+    r"|fileserver|admin|admins|administrator|administrators|administrative|privileged|root"
+    r"|krbtgt|gb|mb|tb|kb|gigabytes|megabytes|bytes"
 )

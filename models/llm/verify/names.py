@@ -152,13 +152,16 @@ class Mention:
     text: str
 
 
-def find_mentions(text: str, path: list[str], user: str) -> list[Mention]:
-    """Mentions of the path's hosts and of the user, in text order (no overlaps)."""
+def find_mentions(text: str, path: list[str], user: str, src_ips: list[str] = ()) -> list[Mention]:
+    """Mentions of the path's hosts (the source IPs stand for the source host) and of the
+    user, in text order (no overlaps)."""
     found: list[Mention] = []
     taken: list[tuple[int, int]] = []
     candidates: list[tuple[str, int, set[str]]] = [
         ("host", i, host_forms(h)) for i, h in enumerate(path)
     ]
+    if src_ips:
+        candidates.append(("host", 0, {ip.strip().lower() for ip in src_ips}))
     candidates.append(("user", -1, user_forms(user)))
     spans: list[tuple[int, int, str, int]] = []
     for kind, index, forms in candidates:

@@ -82,7 +82,7 @@ class Verifier:
         scan = Scan(text)
         for m in scan.take(FORMAT):
             scan.report(m.start(), m.end(), "format", "markup, chat tokens or links")
-        mentions = find_mentions(text, self.support.path, self.facts.user)
+        mentions = find_mentions(text, self.support.path, self.facts.user, self.facts.src_ips)
         for m in mentions:
             scan.blank(m.start, m.end)
         s = self.support
