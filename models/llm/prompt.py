@@ -52,9 +52,9 @@ EXAMPLE_FACTS = AlertFacts(
     alert_id="example",
     user="dave@example.org",
     src_host="LAB01",
-    dst_hosts=["LAB02"],
+    dst_hosts=["LAB02", "LAB07"],
     first_seen=datetime(2023, 5, 2, 14, 10, tzinfo=UTC),
-    last_seen=datetime(2023, 5, 2, 14, 12, tzinfo=UTC),
+    last_seen=datetime(2023, 5, 2, 14, 32, tzinfo=UTC),
     score=0.91,
     detector="xgb",
     explanation=[
@@ -69,8 +69,8 @@ EXAMPLE_FACTS = AlertFacts(
     techniques=["T1021.001"],
 )
 EXAMPLE_ANSWER = (
-    "What happened: dave@example.org moved from LAB01 to LAB02 between 14:10 and 14:12 UTC "
-    "on 2023-05-02.\n"
+    "What happened: dave@example.org moved from LAB01 to LAB02 and then to LAB07 between "
+    "14:10 and 14:32 UTC on 2023-05-02.\n"
     "Why flagged: The score is 0.91 because this host pair was never seen before, and the "
     "rule rdp_new_pair matched Remote Desktop Protocol (T1021.001).\n"
     "Check next: Look for RDP logons (event 4624, logon type 10) on LAB02 around 14:10 UTC.\n"
@@ -120,11 +120,12 @@ class PromptLimits:
     """Caps that keep the prompt short whatever the alert holds."""
 
     max_dst_hosts: int = 10
-    max_explanation: int = 3
-    max_rules: int = 3
-    max_techniques: int = 4
-    max_evidence: int = 2
-    max_evidence_chars: int = 120
+    max_explanation: int = 2
+    max_rules: int = 2
+    max_techniques: int = 3
+    max_next_steps: int = 1
+    max_evidence: int = 1
+    max_evidence_chars: int = 100
 
 
 class PromptBuilder:
@@ -165,7 +166,7 @@ class PromptBuilder:
         for t in facts.techniques[: lim.max_techniques]:
             label = TECHNIQUE_NAMES.get(t.strip().upper())
             lines.append(f"ATT&CK: {quote(t, 20)}" + (f" {label}" if label else ""))
-        for step in next_steps(facts):
+        for step in next_steps(facts, limit=lim.max_next_steps):
             lines.append(f"check next: {quote(step, 200)}")
         for e in facts.evidence[: lim.max_evidence]:
             lines.append(f"evidence: {quote(e, lim.max_evidence_chars)}")

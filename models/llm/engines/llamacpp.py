@@ -315,6 +315,10 @@ class LlamaCppEngine:
             raise EngineError(f"prompt of {len(ids)} tokens exceeds {self.max_prompt_tokens}")
         loop = asyncio.get_running_loop()
         item = _Request(ids, request.decoding, request.grammar, loop, loop.create_future())
+        if request.grammar:  # compiled off the decoding thread, beside other requests
+            item.constraint = await asyncio.to_thread(
+                self.grammar_tokenizer.constraint, request.grammar
+            )
         self._incoming.append(item)
         self._wake.set()
         return await item.future
@@ -328,12 +332,6 @@ class LlamaCppEngine:
             r = self._incoming.popleft()
             if r.future.done():
                 continue  # cancelled while queued
-            try:
-                if r.grammar:
-                    r.constraint = self.grammar_tokenizer.constraint(r.grammar)
-            except EngineError as exc:
-                r.loop.call_soon_threadsafe(_fail, r.future, exc)
-                continue
             r.seq = free.pop()
             if r.prompt[:n] == self.prefix_ids:
                 self.llm.copy_sequence(0, r.seq, n)

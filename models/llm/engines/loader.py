@@ -166,8 +166,8 @@ def _torchao_config(kind: str, device: str) -> Any:
     if kind == "int8":
         return Int8WeightOnlyConfig()
     if kind == "int4":
-        if device.startswith("cuda"):
-            return Int4WeightOnlyConfig(group_size=128, int4_packing_format="tile_packed_to_4d")
+        if device.startswith("cuda"):  # 64: SmolLM2's 576-wide rows are not 128-divisible
+            return Int4WeightOnlyConfig(group_size=64, int4_packing_format="tile_packed_to_4d")
         return IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32))
     raise ValueError(f"unknown quantization {kind!r}: expected none, int8 or int4")
 

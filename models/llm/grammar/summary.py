@@ -46,6 +46,7 @@ SECTIONS: tuple[tuple[str, int], ...] = (
     ("Confidence", 1),
 )
 MAX_WORDS = 28  # per sentence
+MIN_ITEMS = 3  # a sentence has a first word and at least this many more
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -104,7 +105,7 @@ def summary_grammar(
         [
             "start: " + " ".join(f"part{i}" for i in range(len(SECTIONS))),
             *(f"part{i}: {p}" for i, p in enumerate(parts)),
-            f'sentence: first item{{0,{MAX_WORDS}}} "."',
+            f'sentence: first item{{{MIN_ITEMS},{MAX_WORDS}}} "."',
             "first: FIRST | slot",
             "item: WORD | spaced | PUNCT",
             f"slot: {_alts(slots)}",

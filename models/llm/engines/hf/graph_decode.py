@@ -66,10 +66,12 @@ def torch_cat(a: Any, b: Any) -> Any:
     return torch.cat((a, b), dim=2)
 
 
-def _fuse(linears: list[Any]) -> tuple[Any, Any] | None:
-    """One (weight, bias) for several plain ``nn.Linear`` on the same input, else None.
+def _fuse(linears: list[Any], quantization: str = "none") -> Any:
+    """One linear for several plain ``nn.Linear`` on the same input, else None.
 
-    Quantized linears (torchao tensor subclasses) are left alone and called one by one.
+    The result is a new ``nn.Linear`` holding the concatenated weights, quantized with
+    torchao when ``quantization`` is ``int8`` or ``int4`` (so the fused matmul runs the
+    low-bit kernel). Already-quantized linears are left alone and called one by one.
     """
     import torch
 
@@ -83,7 +85,22 @@ def _fuse(linears: list[Any]) -> tuple[Any, Any] | None:
     with torch.no_grad():
         weight = torch.cat([m.weight for m in linears]).detach()
         bias = None if biases[0] is None else torch.cat(biases).detach()
-    return weight, bias
+    return _linear(weight, bias, quantization)
+
+
+def _linear(weight: Any, bias: Any, quantization: str) -> Any:
+    """An ``nn.Linear`` with these weights, quantized with torchao unless ``none``."""
+    import torch
+
+    from models.llm.engines.loader import quantize_model
+
+    out, inp = weight.shape
+    lin = torch.nn.Linear(inp, out, bias=bias is not None, device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        lin.weight.copy_(weight)
+        if bias is not None:
+            lin.bias.copy_(bias)
+    return quantize_model(lin.eval(), quantization, str(weight.device)) if quantization else lin
 
 
 def _rotate_half(x: Any) -> Any:
@@ -101,9 +118,19 @@ class GraphDecoder:
         eos_ids: token ids that end a row.
         pad_id: token id written after a row has ended.
         graphs: capture CUDA graphs (default: when the model is on CUDA).
+        quantization: ``none``, ``int8`` or ``int4``: the decoder's own (fused) copies of
+            the projection weights are quantized with torchao, so every matmul but the
+            tied ``lm_head`` runs a low-bit kernel (``int4``: ``_weight_int4pack_mm``).
     """
 
-    def __init__(self, model: Any, eos_ids: list[int], pad_id: int, graphs: bool | None = None):
+    def __init__(
+        self,
+        model: Any,
+        eos_ids: list[int],
+        pad_id: int,
+        graphs: bool | None = None,
+        quantization: str = "none",
+    ):
 
         if not self.supports(model):
             raise ValueError(f"GraphDecoder supports {_SUPPORTED}, not {model.config.model_type}")
@@ -122,12 +149,24 @@ class GraphDecoder:
         self.dtype = model.model.embed_tokens.weight.dtype
         self._rope: Any = None
         self._bits: Any = None
-        # q/k/v and gate/up projections as one matmul each (a copy of those weights)
+        # q/k/v and gate/up projections as one matmul each (a copy of those weights),
+        # plus o/down copies when quantized
+        self.quantization = quantization
+        q = quantization
         self._fused = [
             (
-                _fuse([ly.self_attn.q_proj, ly.self_attn.k_proj, ly.self_attn.v_proj]),
-                _fuse([ly.mlp.gate_proj, ly.mlp.up_proj]),
+                _fuse([ly.self_attn.q_proj, ly.self_attn.k_proj, ly.self_attn.v_proj], q),
+                _fuse([ly.mlp.gate_proj, ly.mlp.up_proj], q),
             )
+            for ly in self.layers
+        ]
+        self._out = [
+            (
+                _fuse([ly.self_attn.o_proj], q) or ly.self_attn.o_proj,
+                _fuse([ly.mlp.down_proj], q) or ly.mlp.down_proj,
+            )
+            if q != "none"
+            else (ly.self_attn.o_proj, ly.mlp.down_proj)
             for ly in self.layers
         ]
         norm = self.layers[0].input_layernorm
@@ -215,7 +254,6 @@ class GraphDecoder:
         over the first K cache slots, turned here into one additive mask for all layers.
         """
         import torch
-        import torch.nn.functional as F
 
         b, q = ids.shape
         nh, nkv, d = self.n_heads, self.n_kv, self.head_dim
@@ -228,9 +266,10 @@ class GraphDecoder:
         for i, layer in enumerate(self.layers):
             attn, mlp = layer.self_attn, layer.mlp
             qkv_w, gate_up_w = self._fused[i]
+            o_proj, down_proj = self._out[i]
             x = self._norm(layer.input_layernorm, h)
             if qkv_w is not None:
-                qkv = F.linear(x, *qkv_w).view(b, q, nh + 2 * nkv, d)
+                qkv = qkv_w(x).view(b, q, nh + 2 * nkv, d)
                 qk, vs = qkv[:, :, : nh + nkv], qkv[:, :, nh + nkv :]
             else:
                 qk = torch_cat(attn.q_proj(x).view(b, q, nh, d), attn.k_proj(x).view(b, q, nkv, d))
@@ -242,11 +281,11 @@ class GraphDecoder:
             kk = st.keys[i][:, :, :kspan]
             vv = st.values[i][:, :, :kspan]
             a = self._attend(qs, kk, vv, mask, attn.scaling)
-            h = h + attn.o_proj(a.transpose(1, 2).reshape(b, q, -1))
+            h = h + o_proj(a.transpose(1, 2).reshape(b, q, -1))
             x = self._norm(layer.post_attention_layernorm, h)
             if gate_up_w is not None:
-                gate, up = F.linear(x, *gate_up_w).chunk(2, dim=-1)
-                h = h + mlp.down_proj(mlp.act_fn(gate) * up)
+                gate, up = gate_up_w(x).chunk(2, dim=-1)
+                h = h + down_proj(mlp.act_fn(gate) * up)
             else:
                 h = h + mlp(x)
         h = self._norm(self.model.model.norm, h[:, -1:])

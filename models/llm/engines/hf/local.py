@@ -16,6 +16,7 @@ from models.llm.config import LLMConfig
 from models.llm.engines.base import GenerationOutput, GenerationRequest
 from models.llm.engines.hf.batching import BatchCollector
 from models.llm.engines.hf.continuous import ContinuousBridge
+from models.llm.engines.hf.graph_decode import GraphDecoder
 from models.llm.engines.hf.runner import HFRunner
 from models.llm.engines.loader import default_quantization, quantize_model
 from models.llm.errors import EngineError, SummarizerClosed
@@ -101,10 +102,22 @@ class TransformersEngine:
         quant = cfg.quantization
         if quant == "auto":
             quant = default_quantization(self.device)
-        quantize_model(self._model, quant, self.device)
         self.quantization = quant
         if self.mode == "auto":
             self.mode = default_batching(self.device)
+        graphs = self.mode == "static" and cfg.compile and self.device.startswith("cuda")
+        if graphs and GraphDecoder.supports(self._model):
+            # the graph decoder quantizes its own fused copies of the projections
+            self.runner = HFRunner(
+                self._model,
+                self._tokenizer,
+                self.device,
+                self._prefix_messages,
+                compile=cfg.compile,
+                quantization=quant,
+            )
+            return
+        quantize_model(self._model, quant, self.device)
         self.runner = HFRunner(
             self._model, self._tokenizer, self.device, self._prefix_messages, compile=cfg.compile
         )

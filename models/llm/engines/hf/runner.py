@@ -52,6 +52,9 @@ class HFRunner:
             Llama-architecture models, else a static cache and ``torch.compile``).
         graph_decoder: set False to use transformers' static cache + ``torch.compile``
             even for Llama models (the benchmark's comparison row).
+        quantization: weight quantization of the graph decoder's own projection copies
+            (``none``, ``int8``, ``int4``); the caller quantizes the model itself when no
+            graph decoder runs.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class HFRunner:
         prefix: list[dict[str, str]] | str,
         compile: bool = True,
         graph_decoder: bool = True,
+        quantization: str = "none",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -88,7 +92,12 @@ class HFRunner:
         self._prefix_cache: Any = None
         self._graph: GraphDecoder | None = None
         if self.compile and graph_decoder and GraphDecoder.supports(model):
-            self._graph = GraphDecoder(model, self.eos_ids, self.pad_id)
+            self._graph = GraphDecoder(model, self.eos_ids, self.pad_id, quantization=quantization)
+
+    @property
+    def graph_decoder(self) -> GraphDecoder | None:
+        """The CUDA-graph decoder in use, if any."""
+        return self._graph
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -130,7 +139,15 @@ class HFRunner:
             gt = GrammarTokenizer.from_hf(self.tokenizer, vocab, self.eos_ids)
             self._grammar = (gt, BatchMasks(gt))
         gt = self._grammar[0]
-        return [gt.constraint(g) if g else None for g in grammars]
+        todo = [g for g in grammars if g]
+        if len(todo) == 1:
+            return [gt.constraint(g) if g else None for g in grammars]
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+            made = iter(list(pool.map(gt.constraint, todo)))  # llguidance drops the GIL
+        return [next(made) if g else None for g in grammars]
 
     @property
     def masks(self) -> Any:
