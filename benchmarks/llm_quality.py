@@ -90,7 +90,7 @@ async def _run(config, facts, concurrency: int):
 
 
 def _weights_mb(engine) -> float:
-    from models.llm.engines.loader import weight_bytes
+    from models.llm.engines.loader import tensor_bytes, weight_bytes
 
     llm = getattr(engine, "llm", None)
     if llm is not None:
@@ -101,8 +101,12 @@ def _weights_mb(engine) -> float:
     graph = runner.graph_decoder
     if graph is not None and graph.quantization != "none":
         mods = [m for pair in graph._fused + graph._out for m in pair if m is not None]
+        total = 0
+        for m in mods:
+            for t in (getattr(m, "weight", None), getattr(m, "scale", None)):
+                total += 0 if t is None else tensor_bytes(t)
         head = runner.model.lm_head.weight
-        return (sum(weight_bytes(m) for m in mods) + head.numel() * head.element_size()) / 1e6
+        return (total + head.numel() * head.element_size()) / 1e6
     return weight_bytes(runner.model) / 1e6
 
 
@@ -160,11 +164,13 @@ def evaluate(name: str, config, facts, concurrency: int) -> tuple[dict, list]:
     return row, records
 
 
-def _config(spec: str, device: str, batch: int):
+def _config(spec: str, device: str, batch: int, model_path: str | None = None):
     from models.llm.config import LLMConfig
 
     engine, _, quant = spec.partition(":")
     fields = {"device": device, "batch_size": batch, "timeout_s": 3600, "queue_size": 4096}
+    if model_path:
+        fields["model_path"] = model_path
     if engine != "auto":
         fields["engine"] = engine
     if quant:
@@ -178,6 +184,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--configs", default="auto", help="auto, llamacpp, transformers:int8, ...")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--model-path", default=None, help="GGUF or HF folder (default: bundled)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args()
@@ -187,7 +194,7 @@ def main() -> None:
     facts = simulated_facts(args.alerts, seed=args.seed, injection_every=10)
     rows, records = [], {}
     for spec in args.configs.split(","):
-        cfg = _config(spec, args.device, args.concurrency)
+        cfg = _config(spec, args.device, args.concurrency, args.model_path)
         row, recs = evaluate(spec, cfg, facts, args.concurrency)
         rows.append(row)
         records[spec] = recs

@@ -251,7 +251,8 @@ def run_cuda(args) -> list[dict]:
 
             async def go(engine=engine, grammar=grammar):
                 await engine.start()
-                if random_weights:
+                if random_weights:  # the grammar keeps the real end of text; rows do not
+                    engine.runner.constraints([summary_grammar(facts[0])])
                     engine.runner.eos_ids = [model.config.vocab_size + 7]
                 try:
                     reqs = [

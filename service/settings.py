@@ -139,7 +139,7 @@ class LLMSettings(_Section):
     model_path: str | None = Field(default=None, description="model folder or .gguf file")
     quantization: Literal["auto", "none", "int8", "int4"] = "auto"
     device: str = "auto"
-    max_new_tokens: int = Field(default=192, ge=1, le=2048)
+    max_new_tokens: int = Field(default=224, ge=1, le=2048)
     batch_size: int = Field(default=16, ge=1, le=512)
     queue_size: int = Field(default=256, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)

@@ -65,7 +65,7 @@ class LLMConfig:
     device: str = "auto"
     dtype: str = "auto"
     batching: BatchingMode = "auto"
-    max_new_tokens: int = 192
+    max_new_tokens: int = 224
     batch_size: int = 16
     queue_size: int = 256
     timeout_s: float = 120.0

@@ -71,7 +71,7 @@ def summarize(
     quantization: str = typer.Option("auto", help="transformers: auto | none | int8 | int4"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
     batching: str = typer.Option("auto", help="transformers: auto | static | sequential | ..."),
-    max_new_tokens: int = typer.Option(192, min=1, help="token budget per summary"),
+    max_new_tokens: int = typer.Option(224, min=1, help="token budget per summary"),
     threads: int | None = typer.Option(None, min=1, help="llama.cpp CPU threads"),
     timeout: float = typer.Option(600.0, min=1, help="seconds per summary, waiting included"),
     openai_base_url: str = typer.Option(

@@ -153,6 +153,8 @@ class BatchMasks:
             if c is not None and c.done:
                 bitmask[i] = 0
                 for t in self.tokenizer.eos_ids:
+                    if not 0 <= t < self.tokenizer.vocab_size:
+                        continue
                     bitmask[i, t // 32] |= np.int32(np.uint32(1 << (t % 32)).view(np.int32))
         if not live:
             return

@@ -2,8 +2,8 @@
 
 The model answers in four labelled parts::
 
-    What happened: <1-2 sentences>
-    Why flagged: <1-2 sentences>
+    What happened: <1 sentence: the path in hop order>
+    Why flagged: <1 sentence>
     Check next: <1 sentence>
     Confidence: <1 sentence>
 
@@ -40,13 +40,15 @@ from models.llm.verify.lexicon import GRAMMAR_WORDS, NEVER_WORDS, id_supported
 
 #: (label, most sentences) per part, in order.
 SECTIONS: tuple[tuple[str, int], ...] = (
-    ("What happened", 2),
-    ("Why flagged", 2),
+    ("What happened", 1),
+    ("Why flagged", 1),
     ("Check next", 1),
     ("Confidence", 1),
 )
-MAX_WORDS = 28  # per sentence
+MAX_WORDS = 20  # per sentence
 MIN_ITEMS = 3  # a sentence has a first word and at least this many more
+MAX_PATH = 10  # hops the first sentence can name in order
+GAP = 10  # most words between two hops
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -90,14 +92,18 @@ def summary_grammar(
             verifier rejected in the first answer).
     """
     s = support or Support.of(facts)
-    slots = Slots.of(facts, s).all()
+    slot_set = Slots.of(facts, s)
+    slots = slot_set.all()
     banned = "|".join(re.escape(w) for w in banned_words(s, ban))
-    never = f" & ~/ \\(?(?i:{banned})/" if banned else ""
-    never_first = f" & ~/(?i:{banned})/" if banned else ""
+    # a banned word is banned inside hyphenated words too ("two-hop")
+    never = f" & ~/ \\(?(?:[a-z'-]*-)?(?i:{banned})(?:-[a-z'-]*)?/" if banned else ""
+    never_first = f" & ~/(?i:{banned})(?:-[a-z'-]*)?/" if banned else ""
     parts = []
     for i, (label, most) in enumerate(SECTIONS):
         lead = "" if i == 0 else "\\n"
         body = "sentence" if most == 1 else 'sentence (" " sentence)?'
+        if label == "What happened":  # the path, in hop order
+            body = "hsent"
         if label == "Confidence":  # starts with the score's band word
             body = f'{_alts([band(s.facts.score)])} item{{0,{MAX_WORDS}}} "."'
         parts.append(f'"{lead}{label}: " {body}')
@@ -105,16 +111,45 @@ def summary_grammar(
         [
             "start: " + " ".join(f"part{i}" for i in range(len(SECTIONS))),
             *(f"part{i}: {p}" for i, p in enumerate(parts)),
+            *_path_rules(s, slot_set, slots, never),
             f'sentence: first item{{{MIN_ITEMS},{MAX_WORDS}}} "."',
             "first: FIRST | slot",
             "item: WORD | spaced | PUNCT",
             f"slot: {_alts(slots)}",
             f"spaced: {_alts(slots, ' ')} | {_alts(slots, ' (')}",
             f"FIRST: /[A-Z][a-z]{{0,15}}/{never_first}",
-            f"WORD: / \\(?[a-z][a-z'-]{{0,24}}/{never}",
+            f"WORD: / \\(?[a-z][a-z'-]{{0,15}}/{never}",
             "PUNCT: /[,;:)]/",
         ]
     )
+
+
+def _path_rules(s: Support, slot_set: Slots, slots: list[str], never: str) -> list[str]:
+    """The first sentence of "What happened": the path's hosts in hop order.
+
+    It names the source host and the first destination, then any later hops, each at
+    most once and in the path's order; between them go free words, punctuation and the
+    user, time and number slots -- so a hop cannot be reversed or reordered there.
+    """
+    path = s.path[: MAX_PATH + 1]
+    other = [v for v in slots if v in set(slot_set.users + slot_set.times + slot_set.numbers)]
+    hops = []
+    for k, host in enumerate(path):
+        forms = [f for f in dict.fromkeys([host, host.split(".", 1)[0]]) if f in slots]
+        forms = forms or [host]
+        tail = "nh"
+        hops.append(f"hop{k}: ({_alts(forms, ' ')} | {_alts(forms, ' (')}) {tail}{{0,{GAP}}}")
+    order = " ".join(["hop0", "hop1", *(f"hop{k}?" for k in range(2, len(path)))])
+    spaced = f" | {_alts(other, ' ')} | {_alts(other, ' (')}" if other else ""
+    return [
+        f'hsent: hfirst pre{{0,{GAP}}} {order} "."',
+        *hops,
+        f"hfirst: FIRST | {_alts(other)}" if other else "hfirst: FIRST",
+        "nh: WORD | PUNCT" + spaced,
+        "pre: PREWORD | PUNCT" + spaced,  # before the source host: no "to"
+        "PREWORD: / [a-z][a-z'-]{0,15}/ & ~/ (?:to|into|onto|toward|towards|reached|reaching)/"
+        + never,
+    ]
 
 
 @dataclass

@@ -315,6 +315,8 @@ def check_counts(scan: Scan, s: Support) -> None:
     for m in scan.take(NUMBER_WORD):
         found.append((m.start(), m.end(), float(NUMBER_WORDS[m.group(1).lower()])))
     for start, end, value in found:
+        if value in s.numbers and re.search(r"\bevent(?:\s*id)?\s*$", scan.work[:start], re.I):
+            continue  # an event id hopwatch's next steps cite
         noun = _noun_after(scan.work, end)
         if noun is not None:
             if (value, noun) in s.pairs:

@@ -284,6 +284,8 @@ def check_structure(scan: Scan, mentions: list[Mention], s: Support) -> None:
         tok = m.group(3)
         if tok.lower() in _CUE_WORDS or tok.lower().endswith(("ing", "ed", "ly")):
             continue
+        if m.group(1) and not re.search(r"[A-Z0-9_.$]", tok):
+            continue  # "host pair", "hosts without": a plain word after host is prose
         if s.known_name(tok) or tok.lower() in s.hosts or tok.lower() in s.users:
             continue
         kind = "host" if m.group(1) else "user"

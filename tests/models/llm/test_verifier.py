@@ -61,7 +61,7 @@ INVENTIONS = [
     ("alice then reached DC01.", {"host"}),
     ("alice also logged on to WS07.", {"host"}),
     ("The path continued to fileserver01.corp.local.", {"host"}),
-    ("alice reached host payroll after SRV03.", {"host"}),
+    ("alice reached host Payroll after SRV03.", {"host"}),
     ("The machine account SRV09$ was used.", {"host"}),
     ("From WS01 alice pivoted into Exchange.", {"host"}),
     # users

@@ -69,9 +69,10 @@ def torch_cat(a: Any, b: Any) -> Any:
 def _fuse(linears: list[Any], quantization: str = "none") -> Any:
     """One linear for several plain ``nn.Linear`` on the same input, else None.
 
-    The result is a new ``nn.Linear`` holding the concatenated weights, quantized with
-    torchao when ``quantization`` is ``int8`` or ``int4`` (so the fused matmul runs the
-    low-bit kernel). Already-quantized linears are left alone and called one by one.
+    The result is a new linear holding the concatenated weights, quantized when
+    ``quantization`` is ``int8`` (:class:`Int8Linear`) or ``int4`` (torchao), so the fused
+    matmul runs the low-bit kernel. Already-quantized linears are left alone and called
+    one by one.
     """
     import torch
 
@@ -88,11 +89,43 @@ def _fuse(linears: list[Any], quantization: str = "none") -> Any:
     return _linear(weight, bias, quantization)
 
 
+class Int8Linear:
+    """A weight-only int8 linear on torch's own kernel (``aten._weight_int8pack_mm``).
+
+    Per-output-channel symmetric int8 weights and one scale per channel; activations stay
+    in the model's float dtype. One kernel per matmul, so it fuses into the CUDA graph as
+    the float matmul does (torchao's int8 tensor dequantizes first: two kernels).
+    """
+
+    def __init__(self, weight: Any, bias: Any) -> None:
+        import torch
+
+        w = weight.detach().float()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)
+        self.weight = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        self.scale = scale.to(weight.dtype)
+        self.bias = bias
+        self.out_features = weight.shape[0]
+
+    def __call__(self, x: Any) -> Any:
+        import torch
+
+        flat = x.reshape(-1, x.shape[-1])
+        y = torch._weight_int8pack_mm(flat, self.weight, self.scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(*x.shape[:-1], self.out_features)
+
+
 def _linear(weight: Any, bias: Any, quantization: str) -> Any:
-    """An ``nn.Linear`` with these weights, quantized with torchao unless ``none``."""
+    """An ``nn.Linear`` with these weights: ``int8`` on torch's int8 kernel, ``int4``
+    with torchao (``_weight_int4pack_mm``), float for ``none``."""
     import torch
 
     from models.llm.engines.loader import quantize_model
+
+    if quantization == "int8":
+        return Int8Linear(weight, bias)
 
     out, inp = weight.shape
     lin = torch.nn.Linear(inp, out, bias=bias is not None, device=weight.device, dtype=weight.dtype)
@@ -119,8 +152,9 @@ class GraphDecoder:
         pad_id: token id written after a row has ended.
         graphs: capture CUDA graphs (default: when the model is on CUDA).
         quantization: ``none``, ``int8`` or ``int4``: the decoder's own (fused) copies of
-            the projection weights are quantized with torchao, so every matmul but the
-            tied ``lm_head`` runs a low-bit kernel (``int4``: ``_weight_int4pack_mm``).
+            the projection weights are quantized, so every matmul but the tied
+            ``lm_head`` runs a low-bit kernel (``int8``: ``_weight_int8pack_mm``;
+            ``int4``: torchao's ``_weight_int4pack_mm``).
     """
 
     def __init__(
