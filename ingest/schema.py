@@ -28,6 +28,9 @@ when a frame has them, never added; LANL and the simulator do not carry them):
     logon_process  String  LogonProcessName of 4624/4625 as written, trimmed
                            (``seclogo``, ``NtLmSsp``, ``Kerberos``, ``User32``);
                            null for other events
+    key_length     Int32   KeyLength of 4624/4625 (NTLM session key bits; 0 = none)
+    process_name   String  ProcessName of 4624/4625/4648 (the process that asked)
+    ticket_encryption String TicketEncryptionType of 4768/4769/4771 (``0x17`` = RC4)
 """
 
 from __future__ import annotations
@@ -63,7 +66,12 @@ AUTH_SCHEMA: pl.Schema = pl.Schema({**REQUIRED, **OPTIONAL})
 #: Optional columns only Windows sources carry. Not part of :data:`AUTH_SCHEMA`
 #: (LANL, simulator and API frames stay as they are); :func:`conform` keeps them,
 #: after the canonical columns, when the input has them.
-WINDOWS_OPTIONAL: dict[str, pl.DataType] = {"logon_process": pl.String()}
+WINDOWS_OPTIONAL: dict[str, pl.DataType] = {
+    "logon_process": pl.String(),
+    "key_length": pl.Int32(),
+    "process_name": pl.String(),
+    "ticket_encryption": pl.String(),
+}
 WINDOWS_AUTH_SCHEMA: pl.Schema = pl.Schema({**AUTH_SCHEMA, **WINDOWS_OPTIONAL})
 
 #: Columns that must be non-null and non-empty for a row to be usable.
@@ -204,7 +212,7 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
 #:     host                 String   host that logged the event (short upper-case name)
 #:     user                 String   acting account as ``user@DOMAIN`` (null when unknown)
 #:     event_code           Int32    Windows event id (4688, 5145, 7045, Sysmon 1, ...)
-#:     kind                 String   process, share, service, network or privilege
+#:     kind                 String   process, share, service, network, privilege, task or pipe
 #:     image                String   process image (4688 NewProcessName, Sysmon Image)
 #:     command_line         String   process command line
 #:     parent_image         String   parent process image
@@ -212,8 +220,9 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
 #:     share_name           String   share name without the ``\\*\`` prefix (``ADMIN$``)
 #:     relative_target      String   file or pipe relative to the share (5145)
 #:     access_mask          Int64    requested access mask (5140/5145)
-#:     service_name         String   installed service name (7045)
-#:     service_image        String   installed service binary path (7045)
+#:     service_name         String   installed service name (7045, 4697)
+#:     service_image        String   installed service binary path (7045 ImagePath,
+#:                                   4697 ServiceFileName)
 #:     logon_type           String   logon type when the event carries one
 #:     logon_id             String   logon session id, ``0x`` + lower-case hex, no padding
 #:     pid                  Int64    process id (4688 new process, Sysmon ProcessId)
@@ -224,6 +233,14 @@ def validate(df: pl.DataFrame | pl.LazyFrame) -> ValidationReport:
 #:     dst_port             Int32    connection destination port (Sysmon 3)
 #:     source               String   provenance: file name or ``splunk:<sid>``
 #:     record               Int64    record number within ``source``
+#:     service_account      String   account the service runs as (7045 AccountName,
+#:                                   4697 ServiceAccount)
+#:     task_name            String   scheduled task path (4698 created, 4702 updated)
+#:     task_content         String   the task's XML (TaskContent / TaskContentNew)
+#:     pipe_name            String   named pipe (Sysmon 17 created, 18 connected)
+#:     original_file_name   String   the PE's original file name (Sysmon 1; null for 4688)
+#:     integrity_level      String   Low, Medium, High or System (Sysmon 1 IntegrityLevel,
+#:                                   4688 MandatoryLabel)
 PROCESS_SCHEMA: pl.Schema = pl.Schema(
     {
         "time": pl.Int64(),
@@ -250,8 +267,14 @@ PROCESS_SCHEMA: pl.Schema = pl.Schema(
         "dst_port": pl.Int32(),
         "source": pl.String(),
         "record": pl.Int64(),
+        "service_account": pl.String(),
+        "task_name": pl.String(),
+        "task_content": pl.String(),
+        "pipe_name": pl.String(),
+        "original_file_name": pl.String(),
+        "integrity_level": pl.String(),
     }
 )
 
 #: Values of ``PROCESS_SCHEMA["kind"]``.
-PROCESS_KINDS = ("process", "share", "service", "network", "privilege")
+PROCESS_KINDS = ("process", "share", "service", "network", "privilege", "task", "pipe")

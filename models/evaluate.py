@@ -159,6 +159,9 @@ class EvalResult:
     timings: dict[str, float] = field(default_factory=dict)
     fit_report: dict[str, Any] | None = None
     fitted: Any = None  # the detector trained here (None when a trained one was passed in)
+    #: The test edges: ``window, src_host, dst_host, label, score`` and the baseline's
+    #: ``unknown_auth`` score, for curves (ROC, precision-recall, FP per day by recall).
+    scores: pl.DataFrame | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The ``hopwatch evaluate --json`` object."""
@@ -242,7 +245,8 @@ def evaluate(
     span = split.test_windows[-1] - split.test_windows[0] + 1
     days = span * store.window_seconds / 86_400
     model = compute(y, test["score"].to_numpy(), threshold, days)
-    base = compute(y, unknown_auth_scores(store, split, test), 0.5, days)
+    unknown = unknown_auth_scores(store, split, test)
+    base = compute(y, unknown, 0.5, days)
     return EvalResult(
         det.name,
         model,
@@ -251,6 +255,7 @@ def evaluate(
         timings,
         fit_report,
         det if fit_report is not None else None,
+        test.select(*KEYS, "label", "score").with_columns(pl.Series("unknown_auth", unknown)),
     )
 
 

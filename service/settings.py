@@ -93,7 +93,11 @@ class DetectionSettings(_Section):
     campaign_span: int = Field(
         default=7200, description="longest gap between linked alerts: seconds or '2h'"
     )
-    rules_dir: Path | None = Field(default=None, description="rule files (default: built-in)")
+    rules_dir: Path | None = Field(
+        default=None,
+        description="folder of Sigma rules, e.g. SigmaHQ's rules/windows (default: built-in); "
+        "rules hopwatch cannot evaluate are refused and logged (`hopwatch rules check`)",
+    )
 
     @field_validator("thresholds")
     @classmethod

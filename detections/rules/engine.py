@@ -1,19 +1,25 @@
-"""Evaluate rules with Polars over one "rule view" of auth and process events.
+"""Evaluate compiled Sigma rules with Polars over one "rule view" of auth and process events.
 
-The rule view (:data:`RULE_VIEW_SCHEMA`) unifies canonical auth events and
-Windows process / share / service events: ``host`` and ``user`` are where and
-who (an auth event's destination host and user), columns an event does not
-carry are null, and ``kind`` is ``auth`` or the process-event kind.
+The rule view (:data:`RULE_VIEW_SCHEMA`) unifies canonical auth events and Windows
+process / share / service / task / pipe events: ``host`` and ``user`` are where and
+who (an auth event's destination host and user), columns an event does not carry are
+null, and ``kind`` is ``auth`` or the process-event kind.
+
+:func:`run_rules` computes every detection's predicate in one lazy query (Polars
+shares the sub-expressions rules have in common, such as a lower-cased column), then
+the correlations over the rows their base rules matched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from detections.rules.spec import Block, Condition, Rule
+from detections.rules.correlate import Correlation, evaluate_correlation
+from detections.rules.fields import FIELDS
 
 RULE_VIEW_SCHEMA: pl.Schema = pl.Schema(
     {
@@ -32,6 +38,9 @@ RULE_VIEW_SCHEMA: pl.Schema = pl.Schema(
         "orientation": pl.String(),
         "success": pl.Boolean(),
         "logon_id": pl.String(),
+        "key_length": pl.Int32(),
+        "process_name": pl.String(),
+        "ticket_encryption": pl.String(),
         "src_ip": pl.String(),
         "dst_ip": pl.String(),
         "dst_port": pl.Int32(),
@@ -44,6 +53,12 @@ RULE_VIEW_SCHEMA: pl.Schema = pl.Schema(
         "access_mask": pl.Int64(),
         "service_name": pl.String(),
         "service_image": pl.String(),
+        "service_account": pl.String(),
+        "task_name": pl.String(),
+        "task_content": pl.String(),
+        "pipe_name": pl.String(),
+        "original_file_name": pl.String(),
+        "integrity_level": pl.String(),
         "source": pl.String(),
         "record": pl.Int64(),
     }
@@ -62,7 +77,48 @@ HIT_COLUMNS = (
     "dst_host",
     "evidence",
 )
+HIT_SCHEMA = pl.Schema(
+    {c: (pl.List(pl.String) if c == "attack" else pl.String) for c in HIT_COLUMNS}
+    | {"time": pl.Int64}
+)
 MAX_EVIDENCE = 240
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One loaded Sigma rule (detection or correlation), ready to evaluate.
+
+    Attributes:
+        id: the rule's ``name`` if it has one, else its ``id`` (hits carry it as ``rule_id``).
+        title, description: from the rule.
+        attack: ATT&CK technique ids from the ``attack.tNNNN`` tags.
+        severity: the Sigma ``level`` (``informational`` counts as ``low``).
+        falsepositives: the rule's false-positive notes.
+        path: the file it came from.
+        expr: the detection's predicate over the rule view (None for a correlation).
+        fields: hopwatch fields the detection tests (shown as evidence).
+        codes: the event ids every match has (the rule runs on those rows only).
+        correlation: the correlation (None for a detection).
+        reports: False for a base rule that only feeds correlations (Sigma's default).
+        positive, negative: sample events (hopwatch's ``samples`` extension).
+        sigma_id: the Sigma ``id`` (UUID).
+    """
+
+    id: str
+    title: str
+    description: str
+    attack: tuple[str, ...]
+    severity: str
+    path: str
+    falsepositives: tuple[str, ...] = ()
+    expr: pl.Expr | None = field(default=None, compare=False, repr=False)
+    fields: tuple[str, ...] = ()
+    codes: tuple[int, ...] | None = None
+    correlation: Correlation | None = None
+    reports: bool = True
+    positive: tuple[tuple[dict[str, Any], ...], ...] = ()
+    negative: tuple[tuple[dict[str, Any], ...], ...] = ()
+    sigma_id: str | None = None
 
 
 def conform_view(frame: pl.DataFrame) -> pl.DataFrame:
@@ -103,142 +159,88 @@ def rule_view(auth: pl.DataFrame | None, process: pl.DataFrame | None) -> pl.Dat
     return pl.concat(parts).sort("time", maintain_order=True)
 
 
-def _lower(values: Sequence[Any]) -> list[str]:
-    return [str(v).lower() for v in values]
-
-
-def condition_expr(cond: Condition) -> pl.Expr:
-    """Polars predicate of one condition (null never matches, except under ``not``)."""
-    col = pl.col(cond.field)
-    dtype = RULE_VIEW_SCHEMA[cond.field]
-    is_str = dtype == pl.String()
-    low = col.str.to_lowercase() if is_str else col
-    op, vals = cond.op, cond.values
-    if op in ("eq", "not"):
-        expr = low.is_in(_lower(vals)) if is_str else col.is_in(list(vals))
-        return ~expr.fill_null(False) if op == "not" else expr.fill_null(False)
-    if op in ("contains", "startswith", "endswith"):
-        method = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}
-        exprs = []
-        for v in _lower(vals):
-            if op == "contains":
-                exprs.append(low.str.contains(v, literal=True))
-            else:
-                exprs.append(getattr(low.str, method[op])(v))
-        return pl.any_horizontal(exprs).fill_null(False)
-    if op == "re":
-        return pl.any_horizontal([col.str.contains(f"(?i){v}") for v in vals]).fill_null(False)
-    if op in ("gt", "gte", "lt", "lte"):
-        cmp = {"gt": col.__gt__, "gte": col.__ge__, "lt": col.__lt__, "lte": col.__le__}[op]
-        return pl.any_horizontal([cmp(v) for v in vals]).fill_null(False)
-    if op == "any_bits":
-        return pl.any_horizontal([(col & int(v)) != 0 for v in vals]).fill_null(False)
-    if op == "exists":
-        present = col.is_not_null() & (col.str.strip_chars() != "" if is_str else pl.lit(True))
-        return present.fill_null(False) if vals[0] else ~present.fill_null(False)
-    if op == "same_as":
-        exprs = []
-        for other in vals:
-            o = pl.col(str(other))
-            same = low == o.str.to_lowercase() if is_str else col == o
-            exprs.append(same)
-        return pl.any_horizontal(exprs).fill_null(False)
-    raise ValueError(f"unknown operator {op!r}")
-
-
-def block_expr(block: Block) -> pl.Expr:
-    """All conditions of a block."""
-    return pl.all_horizontal([condition_expr(c) for c in block.conditions])
-
-
-def rule_expr(rule: Rule) -> pl.Expr:
-    """The row predicate of a rule's ``detection``."""
-    d = rule.detection
-    expr = block_expr(d.match)
-    if d.any_of:
-        expr = expr & pl.any_horizontal([block_expr(b) for b in d.any_of])
-    if d.none_of:
-        expr = expr & ~pl.any_horizontal([block_expr(b) for b in d.none_of])
-    return expr
-
-
 def _evidence(rule: Rule) -> pl.Expr:
-    fields: list[str] = []
-    for block in (rule.detection.match, *rule.detection.any_of):
-        for c in block.conditions:
-            if c.field not in fields and c.field != "event_code":
-                fields.append(c.field)
+    columns: list[str] = []
+    for f in rule.fields:
+        for c in FIELDS[f].columns:
+            if c not in columns and c != "event_code":
+                columns.append(c)
     parts = [pl.concat_str([pl.lit("event "), pl.col("event_code").cast(pl.String)])]
-    for f in fields:
+    for c in columns:
         parts.append(
-            pl.when(pl.col(f).is_not_null()).then(
-                pl.concat_str([pl.lit(f"{f}="), pl.col(f).cast(pl.String)])
+            pl.when(pl.col(c).is_not_null()).then(
+                pl.concat_str([pl.lit(f"{c}="), pl.col(c).cast(pl.String)])
             )
         )
     return pl.concat_str(parts, separator="; ", ignore_nulls=True).str.slice(0, MAX_EVIDENCE)
 
 
-def _aggregate(rule: Rule, matched: pl.DataFrame) -> pl.DataFrame:
-    agg = rule.aggregate
-    assert agg is not None
-    by = list(agg.by)
-    rows = matched.drop_nulls(by) if by else matched
+def _hits(rule: Rule, rows: pl.DataFrame) -> pl.DataFrame:
     if rows.is_empty():
-        return rows.with_columns(pl.lit(None, dtype=pl.String).alias("evidence"))
-    rows = rows.sort([*by, "time"]).with_row_index("_i")
-    counted = pl.col(agg.count_distinct).drop_nulls().n_unique() if agg.count_distinct else pl.len()
-    rolled = rows.rolling(index_column="time", period=f"{agg.within}i", group_by=by or None).agg(
-        counted.alias("_n"), pl.col("_i").last()
-    )
-    # One hit per burst: the first row whose count goes above the threshold
-    # after a row that was at or below it (rising edge) in the same group.
-    counted_rows = rows.join(rolled.select("_i", "_n"), on="_i").sort("_i")
-    above = pl.col("_n") > agg.gt
-    before = above.shift(1).over(by or None).fill_null(False)
-    hot = counted_rows.with_columns(before.alias("_prev")).filter(above & ~pl.col("_prev"))
-    what = f"distinct {agg.count_distinct}" if agg.count_distinct else "events"
-    by_txt = f" by {', '.join(by)}" if by else ""
-    return hot.with_columns(
-        pl.concat_str(
-            [pl.col("_n").cast(pl.String), pl.lit(f" {what} within {agg.within}s{by_txt}")]
-        ).alias("evidence")
-    ).drop("_i", "_n", "_prev")
-
-
-def evaluate(rule: Rule, view: pl.DataFrame) -> pl.DataFrame:
-    """Hits of one rule on a rule view, as a frame with :data:`HIT_COLUMNS`."""
-    matched = view.filter(rule_expr(rule))
-    if rule.aggregate is not None:
-        matched = _aggregate(rule, matched)
-    else:
-        matched = matched.with_columns(_evidence(rule).alias("evidence"))
-    host = rule.report.get("host", "host")
-    user = rule.report.get("user", "user")
+        return pl.DataFrame(schema=HIT_SCHEMA)
     source = pl.concat_str(
         [pl.col("source").fill_null("?"), pl.lit("#"), pl.col("record").cast(pl.String)],
         ignore_nulls=True,
     )
-    return matched.select(
+    return rows.select(
         pl.lit(rule.id).alias("rule_id"),
         pl.lit(rule.title).alias("title"),
         pl.lit(list(rule.attack), dtype=pl.List(pl.String)).alias("attack"),
         pl.lit(rule.severity).alias("severity"),
-        pl.col("time"),
-        pl.col(host).alias("host"),
-        pl.col(user).alias("user"),
+        pl.col("time").cast(pl.Int64),
+        pl.col("host"),
+        pl.col("user"),
         source.alias("source"),
         pl.col("src_host"),
         pl.col("dst_host"),
-        pl.col("evidence"),
+        pl.col("evidence").cast(pl.String),
     )
 
 
-def sample_view(events: Sequence[dict[str, Any]], start: int = 1_700_000_000) -> pl.DataFrame:
-    """A rule view from sample events; ``time`` is an offset in seconds (default: index)."""
-    rows = []
-    for i, ev in enumerate(events):
-        row = {"source": "sample", "record": i, **ev}
-        row["time"] = start + int(ev.get("time", i))
-        rows.append(row)
-    frame = pl.DataFrame(rows, infer_schema_length=None, strict=False)
-    return conform_view(frame)
+def matches(rules: Sequence[Rule], view: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Rule id -> the view rows each detection matched.
+
+    Each rule runs on the rows of the event ids it requires (all rows when its condition
+    does not bound them), and the rules that share those rows run in one lazy query
+    (Polars shares their common sub-expressions).
+    """
+    detections = [r for r in rules if r.expr is not None]
+    if not detections or view.is_empty():
+        return {r.id: view.clear() for r in detections}
+    by_codes: dict[tuple[int, ...] | None, list[Rule]] = {}
+    for r in detections:
+        by_codes.setdefault(r.codes, []).append(r)
+    out: dict[str, pl.DataFrame] = {}
+    for codes, group in by_codes.items():
+        rows = view if codes is None else view.filter(pl.col("event_code").is_in(list(codes)))
+        if rows.is_empty():
+            out.update({r.id: rows for r in group})
+            continue
+        masks = (
+            rows.lazy()
+            .select(
+                [r.expr.alias(f"_m{i}") for i, r in enumerate(group)]  # type: ignore[union-attr]
+            )
+            .collect()
+        )
+        out.update({r.id: rows.filter(masks[f"_m{i}"]) for i, r in enumerate(group)})
+    return out
+
+
+def run_rules(rules: Sequence[Rule], view: pl.DataFrame) -> pl.DataFrame:
+    """Hits of all rules on a rule view, sorted by time then rule id (:data:`HIT_COLUMNS`)."""
+    matched = matches(rules, view)
+    frames = []
+    for r in rules:
+        if r.expr is not None and r.reports:
+            frames.append(_hits(r, matched[r.id].with_columns(_evidence(r).alias("evidence"))))
+        elif r.correlation is not None:
+            frames.append(_hits(r, evaluate_correlation(r.correlation, matched)))
+    if not frames:
+        return pl.DataFrame(schema=HIT_SCHEMA)
+    return pl.concat(frames).sort(["time", "rule_id", "source"], nulls_last=True)
+
+
+def hits_to_dicts(hits: pl.DataFrame) -> list[dict[str, Any]]:
+    """Hits as JSON-ready dicts."""
+    return hits.select(HIT_COLUMNS).to_dicts()

@@ -45,6 +45,7 @@ _AUTH_DETAIL = {
         "AuthenticationPackageName"
     ),
     ("detailed authentication information", "package name (ntlm only)"): "LmPackageName",
+    ("detailed authentication information", "key length"): "KeyLength",
 }
 _SHARE = {
     **_SUBJECT,
@@ -123,6 +124,7 @@ LABELS: dict[int, dict[tuple[str | None, str], str]] = {
         ("process information", "creator process id"): "ProcessId",
         ("process information", "creator process name"): "ParentProcessName",
         ("process information", "process command line"): "CommandLine",
+        ("process information", "mandatory label"): "MandatoryLabel",
     },
     4768: _KERBEROS,
     4769: _KERBEROS,
@@ -132,6 +134,24 @@ LABELS: dict[int, dict[tuple[str | None, str], str]] = {
         (None, "logon account"): "TargetUserName",
         (None, "source workstation"): "Workstation",
         (None, "error code"): "Status",
+    },
+    4697: {
+        **_SUBJECT,
+        ("service information", "service name"): "ServiceName",
+        ("service information", "service file name"): "ServiceFileName",
+        ("service information", "service type"): "ServiceType",
+        ("service information", "service start type"): "ServiceStartType",
+        ("service information", "service account"): "ServiceAccount",
+    },
+    4698: {
+        **_SUBJECT,
+        ("task information", "task name"): "TaskName",
+        ("task information", "task content"): "TaskContent",
+    },
+    4702: {
+        **_SUBJECT,
+        ("task information", "task name"): "TaskName",
+        ("task information", "task new content"): "TaskContentNew",
     },
     5140: _SHARE,
     5145: _SHARE,
@@ -143,6 +163,11 @@ LABELS: dict[int, dict[tuple[str | None, str], str]] = {
         (None, "service account"): "AccountName",
     },
 }
+
+
+#: Values that run to the end of the message (or to ``Other Information:``): the task XML
+#: of 4698 / 4702, whose own lines are neither labelled nor indented.
+_TRAILING = frozenset({"TaskContent", "TaskContentNew"})
 
 
 def _stamp(line: str) -> str | None:
@@ -168,6 +193,9 @@ def message_fields(lines: list[str], event_id: int, sysmon: bool) -> dict[str, s
     section: str | None = None
     last: str | None = None  # data name that a continuation line extends
     for line in lines:
+        if last in _TRAILING and line.strip() != "Other Information:":
+            data[last] = f"{data[last]}\n{line.strip()}"  # task XML runs to the end
+            continue
         if not line.strip():
             last = None
             continue

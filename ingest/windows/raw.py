@@ -55,6 +55,19 @@ DATA_FIELDS: tuple[str, ...] = (
     "DestinationIp",
     "DestinationHostname",
     "DestinationPort",
+    "KeyLength",
+    "ProcessName",
+    "TicketEncryptionType",
+    "ServiceFileName",
+    "ServiceAccount",
+    "AccountName",
+    "TaskName",
+    "TaskContent",
+    "TaskContentNew",
+    "PipeName",
+    "OriginalFileName",
+    "IntegrityLevel",
+    "MandatoryLabel",
 )
 
 SYSTEM_COLUMNS: dict[str, pl.DataType] = {

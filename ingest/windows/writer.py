@@ -31,14 +31,24 @@ def summary(data: WindowsData, skipped: dict[str, int] | None = None) -> dict[st
 
 
 def write_windows_dataset(
-    data: WindowsData, out_dir: str | Path, *, window_seconds: int = 1800
+    data: WindowsData,
+    out_dir: str | Path,
+    *,
+    window_seconds: int = 1800,
+    redteam: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write ``data`` as a data directory; return the summary (counts after validation).
 
     Auth rows that fail ``ingest.schema.validate`` (no time, no host) are
     counted under ``skipped`` as ``"auth: <reason>"`` and not written.
+
+    ``redteam`` (``time``, ``user``, ``src_host``, ``dst_host``, as
+    :func:`ingest.lanl.read_redteam` reads the simulator's Windows-form ``redteam.txt``)
+    labels the auth events as LANL ingest does (:func:`ingest.graphs.label_events`), so
+    the evaluation protocols run on the directory; the summary then counts
+    ``labeled_events`` (red-team lines matched) and ``redteam_lines``.
     """
-    from ingest.graphs import DatasetWriter
+    from ingest.graphs import DatasetWriter, label_events
 
     out = Path(out_dir)
     report = validate(data.auth)
@@ -50,12 +60,18 @@ def write_windows_dataset(
     dropped = data.process.height - process.height
     if dropped:
         skipped["process: null time"] = dropped
+    labels: dict[str, int] = {}
     with DatasetWriter(out, window_seconds=window_seconds, source="windows") as writer:
+        if redteam is not None:
+            auth, matched = label_events(auth, redteam)
+            writer.write_redteam(redteam)
+            labels = {"labeled_events": matched.len(), "redteam_lines": redteam.height}
         writer.add(auth)
         writer.set_counts(
             bad_lines=sum(skipped.values()),
             process_events=process.height,
             by_event_id={str(k): v for k, v in data.by_event_id.items()},
+            **labels,
         )
     proc_dir = out / "process"
     if proc_dir.exists():
@@ -69,4 +85,4 @@ def write_windows_dataset(
     result = summary(data, skipped)
     result["auth_events"] = auth.height
     result["process_events"] = process.height
-    return result
+    return {**result, **labels}

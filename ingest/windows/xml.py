@@ -28,7 +28,8 @@ from ingest.errors import HopwatchError
 
 #: Event ids the mapping knows; EventData of other events is not decoded.
 SUPPORTED_EVENTS = frozenset(
-    {4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145, 7045, 1, 3}
+    {4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 4768, 4769, 4771, 4776}
+    | {5140, 5145, 7045, 1, 3, 17, 18}
 )
 
 _FORBIDDEN = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -141,6 +142,8 @@ def _fast(text: str, source: str, record: int | None) -> WinRecord | None:
     """Lexical scan of the common shape; ``None`` when the text needs the full parser."""
     # one-character tests first: memchr is ~25x faster than a two-character search
     if ("!" in text and "<!" in text) or ("?" in text and "<?" in text):
+        return None
+    if "\r" in text:  # line ends inside values are normalised by the XML parser
         return None
     if not text.endswith("</Event>"):
         return None

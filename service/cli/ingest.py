@@ -138,10 +138,14 @@ def windows(
     paths: list[Path] = typer.Argument(..., help="Files or folders of Windows logs."),
     out: Path = typer.Option(..., "--out", help="Data directory to write."),
     window: str = typer.Option("30m", "--window", help="Window size: 90s, 30m, 1h, 1d."),
+    redteam: Path | None = typer.Option(
+        None, "--redteam", help="Red-team lines (time,user,src,dst) that label the events."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON summary."),
 ) -> None:
     """Read .evtx, XmlWinEventLog and classic WinEventLog text into a data directory."""
     from ingest.durations import parse_duration
+    from ingest.lanl import read_redteam
     from ingest.windows import read_windows
     from ingest.windows.writer import write_windows_dataset
 
@@ -151,12 +155,13 @@ def windows(
         raise typer.BadParameter(str(exc), param_hint="--window") from None
     try:
         data = read_windows(paths)
+        labels = read_redteam(redteam) if redteam is not None else None
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     for msg in data.errors:
         typer.echo(f"skipped: {msg}", err=True)
-    result = write_windows_dataset(data, out, window_seconds=window_seconds)
+    result = write_windows_dataset(data, out, window_seconds=window_seconds, redteam=labels)
     if not as_json:
         typer.echo(
             f"{result['events']} events read: {result['auth_events']} auth, "

@@ -36,7 +36,7 @@ def version() -> None:
 
 GROUPS: dict[str, str] = {
     "ingest": "Read a source into a data directory.",
-    "rules": "Declarative lateral-movement rules.",
+    "rules": "Lateral-movement rules in Sigma (run, check, list, export to Splunk).",
     "worker": "Background workers that claim jobs.",
     "apikey": "Manage API keys.",
 }
@@ -50,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("rules", "run", rules.rules_run),
     Command("rules", "check", rules.rules_check),
     Command("rules", "list", rules.rules_list),
+    Command("rules", "export", rules.rules_export),
     Command(None, "train", detect.train),
     Command(None, "score", detect.score),
     Command(None, "evaluate", detect.evaluate),

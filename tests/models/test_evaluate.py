@@ -169,6 +169,17 @@ def test_evaluate_is_leak_free_and_reports_baseline(data: Path) -> None:
         assert key in out
     assert set(out["baseline"]["unknown_auth"]) >= {"auc", "ap", "tpr", "fpr"}
     assert "pairfreq" in format_table(result)
+    # the test edges behind the metrics, for curves: same labels, the baseline beside
+    scores = result.scores
+    assert scores is not None and scores.height == m.edges
+    assert int(scores["label"].sum()) == m.positives
+    assert scores.filter(pl.col("unknown_auth") == 1.0).select(
+        "src_host", "dst_host"
+    ).unique().rows() == [("W3", "W9")]
+    from models.metrics import compute
+
+    again = compute(scores["label"].to_numpy(), scores["score"].to_numpy(), m.threshold, m.days)
+    assert again == m
 
 
 def test_threshold_ignores_test_windows(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from ingest.windows.mapping.normalize import (
     hexint_expr,
     host_expr,
     int_expr,
+    integrity_expr,
     ip_expr,
     logon_type_expr,
     time_expr,
@@ -37,8 +38,10 @@ from ingest.windows.mapping.normalize import (
 from ingest.windows.mapping.resolve import host_map, lookup, remote_src, resolve_src
 
 AUTH_EVENTS = (4624, 4625, 4634, 4648, 4768, 4769, 4771, 4776)
-PROCESS_EVENTS = (4688, 4672, 5140, 5145, 7045, 1, 3)
-_SECURITY = (4624, 4625, 4634, 4648, 4672, 4688, 4768, 4769, 4771, 4776, 5140, 5145)
+PROCESS_EVENTS = (4688, 4672, 4697, 4698, 4702, 5140, 5145, 7045, 1, 3, 17, 18)
+_SECURITY = (4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 4768, 4769, 4771, 4776)
+_SECURITY += (5140, 5145)
+_SYSMON = (1, 3, 17, 18)
 
 
 def supported() -> pl.Expr:
@@ -50,7 +53,7 @@ def supported() -> pl.Expr:
     system = (chan == "system") | prov.str.contains("service control manager")
     eid = pl.col("event_id")
     return (
-        (eid.is_in([1, 3]) & sysmon)
+        (eid.is_in(list(_SYSMON)) & sysmon)
         | ((eid == 7045) & system)
         | (eid.is_in(list(_SECURITY)) & security)
     )
@@ -92,6 +95,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         success=eid != 4625,
         logon_id=hex_expr(pl.col("TargetLogonId")),
         src_ip=ip,
+        key_length=pl.when(eid != 4634).then(int_expr(pl.col("KeyLength"))),
+        process_name=pl.when(eid != 4634).then(clean_expr(pl.col("ProcessName"))),
+        ticket_encryption=pl.lit(None, dtype=pl.String),
         **common,
     )
     server = pl.col("_server")
@@ -107,6 +113,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         success=pl.lit(True),
         logon_id=hex_expr(pl.col("SubjectLogonId")),
         src_ip=ip,
+        key_length=pl.lit(None, dtype=pl.Int32),
+        process_name=clean_expr(pl.col("ProcessName")),
+        ticket_encryption=pl.lit(None, dtype=pl.String),
         **common,
     )
     svc = clean_expr(pl.col("ServiceName"))
@@ -131,6 +140,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         success=(eid != 4771) & status_ok,
         logon_id=pl.lit(None, dtype=pl.String),
         src_ip=ip,
+        key_length=pl.lit(None, dtype=pl.Int32),
+        process_name=pl.lit(None, dtype=pl.String),
+        ticket_encryption=hex_expr(pl.col("TicketEncryptionType")),
         **common,
     )
     ntlm = lazy.filter(eid == 4776).select(
@@ -145,6 +157,9 @@ def _auth_rows(raw: pl.DataFrame) -> pl.LazyFrame:
         success=status_ok,
         logon_id=pl.lit(None, dtype=pl.String),
         src_ip=pl.lit(None, dtype=pl.String),
+        key_length=pl.lit(None, dtype=pl.Int32),
+        process_name=pl.lit(None, dtype=pl.String),
+        ticket_encryption=pl.lit(None, dtype=pl.String),
         **common,
     )
     groups = (((4624, 4625, 4634), logon), ((4648,), explicit), ((4768, 4769, 4771), kerberos))
@@ -192,6 +207,7 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             logon_id=hex_expr(pl.col("SubjectLogonId")),
             pid=hexint_expr(pl.col("NewProcessId")),
             parent_pid=hexint_expr(pl.col("ProcessId")),
+            integrity_level=integrity_expr(pl.col("MandatoryLabel")),
             **common,
         ),
         lazy.filter(eid == 1).select(
@@ -204,6 +220,8 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             logon_id=hex_expr(pl.col("LogonId")),
             pid=int_expr(pl.col("ProcessId")),
             parent_pid=int_expr(pl.col("ParentProcessId")),
+            original_file_name=clean_expr(pl.col("OriginalFileName")),
+            integrity_level=integrity_expr(pl.col("IntegrityLevel")),
             **common,
         ),
         lazy.filter(eid == 3).select(
@@ -235,6 +253,35 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             kind=pl.lit("service"),
             service_name=clean_expr(pl.col("ServiceName")),
             service_image=clean_expr(pl.col("ImagePath")),
+            service_account=clean_expr(pl.col("AccountName")),
+            **common,
+        ),
+        lazy.filter(eid == 4697).select(
+            user=subject,
+            kind=pl.lit("service"),
+            service_name=clean_expr(pl.col("ServiceName")),
+            service_image=clean_expr(pl.col("ServiceFileName")),
+            service_account=clean_expr(pl.col("ServiceAccount")),
+            logon_id=hex_expr(pl.col("SubjectLogonId")),
+            **common,
+        ),
+        lazy.filter(eid.is_in([4698, 4702])).select(
+            user=subject,
+            kind=pl.lit("task"),
+            task_name=clean_expr(pl.col("TaskName")),
+            # the task XML without line indentation (the same in every Windows form)
+            task_content=pl.coalesce(
+                clean_expr(pl.col("TaskContent")), clean_expr(pl.col("TaskContentNew"))
+            ).str.replace_all(r"\s*\n\s*", "\n"),
+            logon_id=hex_expr(pl.col("SubjectLogonId")),
+            **common,
+        ),
+        lazy.filter(eid.is_in([17, 18])).select(
+            user=pl.col("_user"),
+            kind=pl.lit("pipe"),
+            image=clean_expr(pl.col("Image")),
+            pid=int_expr(pl.col("ProcessId")),
+            pipe_name=clean_expr(pl.col("PipeName")),
             **common,
         ),
         lazy.filter(eid == 4672).select(
@@ -244,7 +291,7 @@ def _process_rows(raw: pl.DataFrame) -> pl.LazyFrame:
             **common,
         ),
     ]
-    ids = ((4688,), (1,), (3,), (5140, 5145), (7045,), (4672,))
+    ids = ((4688,), (1,), (3,), (5140, 5145), (7045,), (4697,), (4698, 4702), (17, 18), (4672,))
     out = _concat_present(raw, tuple(zip(ids, parts, strict=True)))
     names = out.collect_schema().names()
     missing = [pl.lit(None, dtype=t).alias(c) for c, t in PROCESS_SCHEMA.items() if c not in names]

@@ -151,6 +151,29 @@ def auth_type_expr(pkg: pl.Expr, lm: pl.Expr) -> pl.Expr:
     )
 
 
+#: Mandatory integrity levels: 4688 MandatoryLabel SIDs (``S-1-16-12288``) and the
+#: rendered ``Mandatory Label\High Mandatory Level`` both become Sysmon's names.
+INTEGRITY_LEVELS: dict[str, str] = {
+    "s-1-16-0": "Untrusted",
+    "s-1-16-4096": "Low",
+    "s-1-16-8192": "Medium",
+    "s-1-16-8448": "Medium",
+    "s-1-16-12288": "High",
+    "s-1-16-16384": "System",
+    "s-1-16-20480": "Protected",
+}
+
+
+def integrity_expr(expr: pl.Expr) -> pl.Expr:
+    """Integrity level name (``Low``, ``Medium``, ``High``, ``System``) from a SID, a rendered
+    label or Sysmon's IntegrityLevel; null when absent."""
+    e = clean_expr(expr)
+    low = e.str.to_lowercase()
+    sid = low.replace_strict(INTEGRITY_LEVELS, default=None, return_dtype=pl.String)
+    label = e.str.extract(r"(?i)\\(\w+) Mandatory Level", 1)
+    return pl.coalesce(sid, label, e)
+
+
 def logon_type_expr(expr: pl.Expr) -> pl.Expr:
     """Logon type number -> name (:data:`LOGON_TYPES`), ``?`` when unknown."""
     return clean_expr(expr).replace_strict(LOGON_TYPES, default="?", return_dtype=pl.String)

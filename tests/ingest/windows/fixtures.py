@@ -71,7 +71,7 @@ SUBJECT = (
 DETAIL = (
     "Detailed Authentication Information:\n\tLogon Process:\t\t{LogonProcessName}\n"
     "\tAuthentication Package:\t{AuthenticationPackageName}\n\tTransited Services:\t-\n"
-    "\tPackage Name (NTLM only):\t{LmPackageName}\n\tKey Length:\t\t0\n"
+    "\tPackage Name (NTLM only):\t{LmPackageName}\n\tKey Length:\t\t{KeyLength}\n"
 )
 NETWORK = (
     "Network Information:\n\tWorkstation Name:\t{WorkstationName}\n"
@@ -142,7 +142,7 @@ TEMPLATES: dict[int, str] = {
         "\tAccount Name:\t\t-\n\tAccount Domain:\t\t-\n\tLogon ID:\t\t0x0\n\n"
         "Process Information:\n\tNew Process ID:\t\t{NewProcessId}\n"
         "\tNew Process Name:\t{NewProcessName}\n\tToken Elevation Type:\t%%1936\n"
-        "\tMandatory Label:\t\tMandatory Label\\System Mandatory Level\n"
+        "\tMandatory Label:\t\t{MandatoryLabel}\n"
         "\tCreator Process ID:\t{ProcessId}\n\tCreator Process Name:\t{ParentProcessName}\n"
         "\tProcess Command Line:\t{CommandLine}\n"
     ),
@@ -153,7 +153,7 @@ TEMPLATES: dict[int, str] = {
         "\tService Name:\t\t{ServiceName}\n\tService ID:\t\tS-1-5-21-1-2-3-502\n\n"
         "Network Information:\n\tClient Address:\t\t{IpAddress}\n\tClient Port:\t\t{IpPort}\n\n"
         "Additional Information:\n\tTicket Options:\t\t0x40810010\n\tResult Code:\t\t{Status}\n"
-        "\tTicket Encryption Type:\t0x12\n\tPre-Authentication Type:\t2\n"
+        "\tTicket Encryption Type:\t{TicketEncryptionType}\n\tPre-Authentication Type:\t2\n"
     ),
     4769: (
         "A Kerberos service ticket was requested.\n\nAccount Information:\n"
@@ -162,7 +162,7 @@ TEMPLATES: dict[int, str] = {
         "\tService Name:\t\t{ServiceName}\n\tService ID:\t\tS-1-5-21-1-2-3-1105\n\n"
         "Network Information:\n\tClient Address:\t\t{IpAddress}\n\tClient Port:\t\t{IpPort}\n\n"
         "Additional Information:\n\tTicket Options:\t\t0x40810000\n"
-        "\tTicket Encryption Type:\t0x12\n\tFailure Code:\t\t{Status}\n"
+        "\tTicket Encryption Type:\t{TicketEncryptionType}\n\tFailure Code:\t\t{Status}\n"
         "\tTransited Services:\t-\n"
     ),
     4771: (
@@ -177,6 +177,21 @@ TEMPLATES: dict[int, str] = {
         "The computer attempted to validate the credentials for an account.\n\n"
         "Authentication Package:\t{PackageName}\nLogon Account:\t{TargetUserName}\n"
         "Source Workstation:\t{Workstation}\nError Code:\t{Status}\n"
+    ),
+    4697: (
+        "A service was installed in the system.\n\n" + SUBJECT + "\nService Information:\n"
+        "\tService Name: \t\t{ServiceName}\n\tService File Name: \t{ServiceFileName}\n"
+        "\tService Type: \t\t{ServiceType}\n\tService Start Type: \t{ServiceStartType}\n"
+        "\tService Account: \t\t{ServiceAccount}\n"
+    ),
+    4698: (
+        "A scheduled task was created.\n\n" + SUBJECT + "\nTask Information:\n"
+        "\tTask Name: \t\t{TaskName}\n\tTask Content: \t\t{TaskContent}\n"
+        "\nOther Information:\n\tProcessCreationTime: \t\t1\n"
+    ),
+    4702: (
+        "A scheduled task was updated.\n\n" + SUBJECT + "\nTask Information:\n"
+        "\tTask Name: \t\t{TaskName}\n\tTask New Content: \t\t{TaskContentNew}\n"
     ),
     5140: "A network share object was accessed.\n\t\n" + SHARE + ACCESS,
     5145: (
@@ -199,7 +214,8 @@ HEX_FIELDS = ("SubjectLogonId", "TargetLogonId", "NewProcessId", "ProcessId", "A
 def render_message(rec: WinRecord) -> str:
     """The rendered ``Message=`` text of a record."""
     if "sysmon" in rec.channel.lower():
-        title = "Process Create:" if rec.event_id == 1 else "Network connection detected:"
+        titles = {1: "Process Create:", 17: "Pipe Created:", 18: "Pipe Connected:"}
+        title = titles.get(rec.event_id, "Network connection detected:")
         body = "".join(f"{k}: {'' if v is None else v}\n" for k, v in rec.data.items())
         return f"{title}\n{body}"
     template = TEMPLATES.get(rec.event_id)

@@ -172,8 +172,9 @@ def test_wrong_channel_and_unknown_ids_are_not_mapped() -> None:
     auth, process = frames_from_records(
         [
             rec(1, channel="Security", Image="x"),
-            rec(4698, TaskName="t"),
+            rec(4699, TaskName="t"),
             rec(7045, channel="Security"),
+            rec(17, channel="Security", PipeName="\\x"),
         ]
     )
     assert auth.height == 0 and process.height == 0
@@ -259,3 +260,40 @@ def test_kerberos_lookups_keep_order_nulls_and_repeats() -> None:
         (4, "amy@WEB", "amy@WEB", "DC1"),
         (5, "bob@OTHER", "bob@OTHER", "DC1"),
     ]
+
+
+def test_remote_execution_events_issue_19() -> None:
+    """4697 service, 4698/4702 tasks, Sysmon 17/18 pipes and the new auth details."""
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    subject = {"SubjectUserName": "Admin", "SubjectDomainName": "CORP", "SubjectLogonId": "0x0AB"}
+    rows = proc_of(
+        rec(4697, n=1, ServiceName="XbTq", ServiceFileName="%systemroot%\\kZ.exe",
+            ServiceAccount="LocalSystem", **subject),
+        rec(4698, n=2, TaskName="\\T1", TaskContent="<Task>\r\n  <Exec>\r\n  </Exec>\r\n</Task>",
+            **subject),
+        rec(4702, n=3, TaskName="\\T2", TaskContentNew="<Task/>", **subject),
+        rec(17, n=4, channel=sysmon, PipeName="\\PSEXESVC", Image="C:\\Windows\\PSEXESVC.exe",
+            ProcessId="4242", User="NT AUTHORITY\\SYSTEM"),
+        rec(1, n=5, channel=sysmon, Image="C:\\x.exe", OriginalFileName="psexec.c",
+            IntegrityLevel="High"),
+        rec(4688, n=6, NewProcessName="C:\\y.exe", MandatoryLabel="S-1-16-16384", **subject),
+        rec(7045, n=7, ServiceName="s", ImagePath="C:\\s.exe", AccountName="LocalSystem"),
+    )  # fmt: skip
+    by = {r["record"]: r for r in rows}
+    assert (by[1]["kind"], by[1]["service_image"], by[1]["service_account"]) == (
+        "service", "%systemroot%\\kZ.exe", "LocalSystem",
+    )  # fmt: skip
+    assert (by[1]["user"], by[1]["logon_id"]) == ("admin@CORP", "0xab")
+    assert (by[2]["kind"], by[2]["task_name"]) == ("task", "\\T1")
+    assert by[2]["task_content"] == "<Task>\n<Exec>\n</Exec>\n</Task>"  # indentation dropped
+    assert by[3]["task_content"] == "<Task/>" and by[3]["logon_id"] == "0xab"
+    assert (by[4]["kind"], by[4]["pipe_name"], by[4]["pid"]) == ("pipe", "\\PSEXESVC", 4242)
+    assert by[4]["user"] == "system@NT AUTHORITY"
+    assert (by[5]["original_file_name"], by[5]["integrity_level"]) == ("psexec.c", "High")
+    assert by[6]["integrity_level"] == "System" and by[6]["original_file_name"] is None
+    assert by[7]["service_account"] == "LocalSystem"
+    (logon,) = auth_of(rec(4624, KeyLength="0", ProcessName="C:\\svc.exe", **NET))
+    assert (logon["key_length"], logon["process_name"]) == (0, "C:\\svc.exe")
+    kerberos = {"TargetUserName": "bob", "TargetDomainName": "CORP.LOCAL", "Status": "0x0"}
+    (tgt,) = auth_of(rec(4768, ServiceName="krbtgt", TicketEncryptionType="0x017", **kerberos))
+    assert tgt["ticket_encryption"] == "0x17" and tgt["key_length"] is None

@@ -186,7 +186,7 @@ def test_parse_xml_event_gives_frames_with_provenance() -> None:
 
 
 def test_unsupported_event_has_no_data_and_maps_to_nothing() -> None:
-    rec = make_record(4698, TaskName="\\x")
+    rec = make_record(4699, TaskName="\\x")
     parsed = parse_xml_event(render_xml(rec), source="s")
     assert parsed.auth.height == 0 and parsed.process.height == 0
     assert parse_xml_record(render_xml(rec)).data == {}

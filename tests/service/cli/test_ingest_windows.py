@@ -47,7 +47,7 @@ def psexec_hop() -> list[WinRecord]:
         rec(5145, 2, "2024-05-01T10:00:01.1Z", "srv1.corp.local", **share),
         rec(7045, 3, "2024-05-01T10:00:02.1Z", "srv1.corp.local", ServiceName="PSEXESVC",
             ImagePath="%SystemRoot%\\PSEXESVC.exe", AccountName="LocalSystem"),
-        rec(4698, 4, "2024-05-01T10:00:03.1Z", "srv1.corp.local", TaskName="\\t"),
+        rec(4699, 4, "2024-05-01T10:00:03.1Z", "srv1.corp.local", TaskName="\\t"),
     ]  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_ingest_then_rules_on_xml_and_classic_files(tmp_path: Path) -> None:
         "auth_events": 1,
         "process_events": 2,
         "skipped": {"malformed xml": 1, "unsupported event id": 1},
-        "by_event_id": {"4624": 1, "4698": 1, "5145": 1, "7045": 1},
+        "by_event_id": {"4624": 1, "4699": 1, "5145": 1, "7045": 1},
     }
     meta = json.loads((out / "meta.json").read_text())
     assert meta["window_seconds"] == 3600 and meta["source"] == "windows"
@@ -104,13 +104,29 @@ def test_cli_errors_and_rules_check(tmp_path: Path) -> None:
     assert code == 2 and "no events" in output
     bad = tmp_path / "rules"
     bad.mkdir()
-    (bad / "x.yml").write_text("id: x-rule\ntitle: t\n")
-    code, output = run("rules", "check", "--rules", str(bad))
-    assert code == 2 and "x.yml" in output
+    (bad / "x.yml").write_text(
+        "title: needs hashes\nlogsource: {product: windows, category: process_creation}\n"
+        "detection:\n  s: {Hashes|contains: abc}\n  condition: s\nlevel: high\n"
+    )
+    (bad / "ok.yml").write_text(
+        "title: fine\nname: ok\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  s: {EventID: 4624, LogonType: 10}\n  condition: s\nlevel: low\n"
+    )
+    code, output = run("rules", "check", "--rules", str(bad), "-v")
+    assert code == 0, output
+    assert "refused:" in output and "x.yml" in output and "field 'Hashes'" in output
+    assert "loaded: ok" in output and "1 rules loaded, 1 refused" in output
     code, output = run("rules", "check")
-    assert code == 0 and "0 sample problems" in output
+    assert code == 0 and "0 refused" in output and "0 sample problems" in output
     code, output = run("rules", "list")
-    assert code == 0 and "hw-pass-the-hash-logon" in output
+    assert code == 0 and "hw-pass-the-hash-logon" in output and "temporal" in output
+    conf = tmp_path / "app" / "default" / "savedsearches.conf"
+    code, output = run("rules", "export", "--target", "splunk", "--out", str(conf))
+    assert code == 0, output
+    text = conf.read_text()
+    assert text.count("[hopwatch - ") == text.count("\ndisabled = 1\n") > 20
+    code, output = run("rules", "export", "--target", "elastic")
+    assert code == 2 and "unknown target" in output
 
 
 @pytest.mark.shared_data
@@ -133,7 +149,9 @@ def test_cli_on_the_real_evtx_folder(tmp_path: Path) -> None:
     fired = {(h["rule_id"], h["source"].split("#")[0]) for h in hits}
     assert fired == {
         ("hw-explicit-creds-remote", "LM_WMIC_4648_rpcss.evtx"),
-        ("hw-psexec-service-install", "LM_Remote_Service02_7045.evtx"),
+        ("hw-wmic-remote", "LM_WMIC_4648_rpcss.evtx"),
+        ("hw-remote-exec-service-install", "LM_Remote_Service02_7045.evtx"),
+        ("hw-browser-password-prompt", "CA_4624_4625_LogonType2_LogonProc_chrome.evtx"),
     }
 
 
@@ -152,7 +170,7 @@ def test_simulator_windows_output_parses_and_hops_fire_rules(tmp_path: Path) -> 
     hops = [h for c in json.loads((tmp_path / "campaigns.json").read_text())["campaigns"]
             for h in c["hops"]]  # fmt: skip
     expected = {
-        "psexec": {"hw-admin-share-exe-write", "hw-psexec-service-install"},
+        "psexec": {"hw-admin-share-exe-write", "hw-psexec-child-process"},
         "wmiexec": {"hw-impacket-exec-commandline", "hw-wmi-spawned-process"},
     }
     known = [h for h in hops if h["technique"] in expected]
@@ -163,3 +181,32 @@ def test_simulator_windows_output_parses_and_hops_fire_rules(tmp_path: Path) -> 
             & ((pl.col("time") - hop["epoch_time"]).abs() <= 120)
         )
         assert expected[hop["technique"]] <= set(near["rule_id"]), hop
+
+
+def test_ingest_windows_with_redteam_labels_the_simulated_hops(tmp_path: Path) -> None:
+    """``--redteam`` labels the Windows form as LANL ingest labels the LANL form."""
+    from ingest.graphs import GraphStore
+    from ingest.simulate import SimConfig, simulate
+    from ingest.simulate.windows.writer import write_windows
+
+    files = write_windows(
+        simulate(SimConfig(days=2, hosts=30, users=20, seed=3, campaigns=2)), tmp_path / "sim"
+    )
+    redteam = files["redteam"].read_text().split()
+    logs = [str(tmp_path / "sim" / name) for name in ("security.xml", "system.xml")]
+    out = tmp_path / "data"
+    code, output = run(
+        "ingest", "windows", *logs, "--out", str(out), "--redteam", str(files["redteam"]), "--json"
+    )
+    assert code == 0, output
+    summary = json.loads(output.strip().splitlines()[-1])
+    assert summary["redteam_lines"] == len(redteam) > 0
+    assert summary["labeled_events"] == len(redteam)  # every hop has its logon
+    store = GraphStore(out)
+    first = min(int(line.split(",")[0]) for line in redteam)
+    assert store.meta["has_labels"] and store.meta["first_label_time"] == first
+    labelled = store.edges().filter(pl.col("label"))
+    pairs = {tuple(line.split(",")[2:]) for line in redteam}
+    assert set(labelled.select("src_host", "dst_host").iter_rows()) == pairs
+    code, output = run("ingest", "windows", *logs, "--out", str(out), "--redteam", "nope.txt")
+    assert code == 2 and "red-team file not found" in output
