@@ -348,7 +348,7 @@ class LlamaCppEngine:
         self.quantization = self.llm.file_type
         self.grammar_tokenizer = GrammarTokenizer.from_llama(
             self.llm.vocab, self.llm.n_vocab, self.llm.eos_ids
-        )
+        ).check(self.llm.tokenize)
         text = render_chat(self.llm.chat_template, self.prefix_messages, generation=False)
         self.prefix_ids = self.llm.tokenize(text)
         for i in range(0, len(self.prefix_ids), self.llm.n_batch):

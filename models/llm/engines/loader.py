@@ -140,9 +140,11 @@ def load(config: LLMConfig) -> tuple[Any, Any, ModelSource, str]:
     return model, tokenizer, source, device
 
 
-#: Measured default per device type (fastest within 1% entity fidelity of full precision).
-#: On CUDA, bf16 through the CUDA-graph decoder (20,000 tokens/s for 64 alerts) beats
-#: int8 (12,000: torchao's linears cannot be fused there) at equal entity fidelity.
+#: Measured default of the transformers engine per device type (quantized only where at
+#: least as fast and as faithful). CUDA, 64 alerts on the H100 (benchmarks/RESULTS.md,
+#: issue 15): bf16 18,037 tokens/s; int8 on ``_weight_int8pack_mm`` 1,022, torchao int8
+#: 13,606, int4 tinygemm 7,875 -- so bf16. On CPU the default engine is llama.cpp, which
+#: runs the GGUF's Q4_1 directly; this entry only serves the transformers fallback.
 DEFAULT_QUANTIZATION = {"cpu": "none", "cuda": "none"}
 
 

@@ -53,6 +53,26 @@ class GrammarTokenizer:
         ll = llguidance.llamacpp.lltokenizer_from_vocab(vocab, n_vocab=vocab_size, eos_token=eos)
         return cls(ll, vocab_size, eos or [])
 
+    def check(self, encode: Any) -> GrammarTokenizer:
+        """Fail loudly when llguidance does not read the vocabulary as the model does.
+
+        ``encode`` maps text to the model's token ids. A tiny grammar must accept the ids of
+        a text it allows and reject those of a text it does not; a vocabulary read wrongly
+        (byte-level tokens taken as something else) would let every token through and the
+        answers would be unconstrained.
+
+        Raises:
+            EngineError: the vocabulary check failed.
+        """
+        grammar = 'start: "Host " ("WS01" | "SRV02") " moved."'
+        good = self.constraint(grammar)
+        if not all(good.advance(t) for t in encode("Host SRV02 moved.")) or not good.accepting:
+            raise EngineError("llguidance rejects a text its grammar allows: vocabulary misread")
+        bad = self.constraint(grammar)
+        if all(bad.advance(t) for t in encode("Host EVIL99 moved.")):
+            raise EngineError("llguidance accepts a text its grammar forbids: vocabulary misread")
+        return self
+
     def constraint(self, grammar: str) -> Constraint:
         """A new request's grammar state.
 

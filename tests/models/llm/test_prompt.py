@@ -188,3 +188,13 @@ def test_template_always_grounded(user, src, dst, start, minutes, score) -> None
     text = template_summary(facts)
     result = Verifier(facts).verify(text)
     assert result.grounded, (text, result.violations)
+
+
+def test_grammar_tokenizer_self_check_catches_a_misread_vocabulary(grammar_tokenizer) -> None:
+    from models.llm.errors import EngineError
+
+    gt, tok = grammar_tokenizer
+    assert gt.check(lambda text: tok.encode(text, add_special_tokens=False)) is gt
+    # a vocabulary read with the wrong ids (here: shifted by one) must fail loudly
+    with pytest.raises(EngineError, match="vocabulary misread"):
+        gt.check(lambda text: [t + 1 for t in tok.encode(text, add_special_tokens=False)])

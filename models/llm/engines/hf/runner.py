@@ -137,6 +137,7 @@ class HFRunner:
         if self._grammar is None:
             vocab = int(self.model.get_output_embeddings().weight.shape[0])
             gt = GrammarTokenizer.from_hf(self.tokenizer, vocab, self.eos_ids)
+            gt.check(lambda text: self.tokenizer.encode(text, add_special_tokens=False))
             self._grammar = (gt, BatchMasks(gt))
         gt = self._grammar[0]
         todo = [g for g in grammars if g]
