@@ -16,12 +16,18 @@ folder and repeated up to ``--events`` lines. All runs are single-threaded
 * ``hopwatch: records + canonical frames`` -- lines to canonical auth and
   process frames as ``hopwatch ingest windows`` does before writing Parquet
   (``scan_xml_lines``: lines straight to the raw frame, then ``windows_data``:
-  mapping, skip and event-id counts; the same calls as ``read_windows``).
+  mapping, skip and event-id counts; the same calls as ``read_windows``);
+* ``splunk: each result parsed`` -- the Splunk converter as it was: every ``_raw``
+  through the record parser, then the mapping, per block of ``block_rows`` (5000)
+  results (the baseline of the next row);
+* ``splunk: converter (scanner)`` -- ``ingest.splunk.results.windows_converter``
+  today: each block through the line scanner, then the mapping.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import tempfile
@@ -83,6 +89,37 @@ def hopwatch_frames(lines: list[str]) -> int:
     raw, errors = scan_xml_lines(lines, source="bench.xml")
     data = windows_data([raw], Counter(e.reason for e in errors), [str(e) for e in errors[:20]])
     return data.events if data.auth.height + data.process.height else 0
+
+
+SPLUNK_BLOCK = 5000  # ingest.splunk.config.SplunkConfig.block_rows
+
+
+def splunk_per_result(lines: list[str]) -> int:
+    """The Splunk converter before it used the scanner: each ``_raw`` parsed on its own."""
+    from ingest.windows import frames_from_records
+    from ingest.windows.xml import XmlEventError, parse_xml_record
+
+    n = 0
+    for lo in range(0, len(lines), SPLUNK_BLOCK):
+        records = []
+        for i, raw in enumerate(lines[lo : lo + SPLUNK_BLOCK]):
+            with contextlib.suppress(XmlEventError):
+                records.append(parse_xml_record(raw, source="splunk:bench", record=lo + i))
+            n += 1
+        frames_from_records(records)
+    return n
+
+
+def splunk_converter(lines: list[str]) -> int:
+    """``windows_converter`` (the Splunk pull's conversion), block by block."""
+    from ingest.splunk.results import windows_converter
+
+    n = 0
+    for lo in range(0, len(lines), SPLUNK_BLOCK):
+        items = [(raw, lo + i) for i, raw in enumerate(lines[lo : lo + SPLUNK_BLOCK])]
+        windows_converter(items, source="splunk:bench")
+        n += len(items)
+    return n
 
 
 def simulated_corpus(folder: Path) -> list[str]:
@@ -151,6 +188,8 @@ def main() -> None:
         ("hopwatch: records", hopwatch_records),
         ("hopwatch: raw columns", hopwatch_columns),
         ("hopwatch: records + canonical frames", hopwatch_frames),
+        ("splunk: each result parsed (before)", splunk_per_result),
+        ("splunk: converter (scanner)", splunk_converter),
     ]
     results = [(name, *best_rate(fn, lines, args.repeat)) for name, fn in rows]
     base_wall, base_cpu = results[0][1], results[0][2]
@@ -162,11 +201,16 @@ def main() -> None:
         assert n == len(lines), (name, n)
         print(f"| {name:<38} | {wall:>15,.0f} | {cpu:>12,.0f} | {cpu / base_cpu:>10.2f}x |")
     target = 50_000
-    best = results[-1][2]
+    best = results[3][2]
     print(
         f"target >= {target:,} events/s per core (records + frames, per CPU-second): "
         f"{'met' if best >= target else 'NOT met'} ({best:,.0f}); "
         f"baseline wall rate {base_wall:,.0f}/s"
+    )
+    before, after = results[4][2], results[5][2]
+    print(
+        f"splunk conversion: {1e6 / before:.1f} -> {1e6 / after:.1f} us of CPU per event "
+        f"({after / before:.1f}x)"
     )
 
 

@@ -135,18 +135,20 @@ class ModelSettings(_Section):
 class LLMSettings(_Section):
     """The alert summarizer (see ``models.llm.config.LLMConfig``)."""
 
-    engine: Literal["template", "transformers", "openai"] = Field(
-        default="transformers",
-        description="template: deterministic text only; transformers: in-process "
-        "local model; openai: an external OpenAI-compatible server",
+    engine: Literal["template", "auto", "llamacpp", "transformers", "openai"] = Field(
+        default="auto",
+        description="template: deterministic text only; auto: llamacpp on CPU, "
+        "transformers on CUDA; llamacpp: the GGUF run by llama.cpp; transformers: "
+        "in-process torch; openai: an external OpenAI-compatible server",
     )
     model_path: str | None = Field(default=None, description="model folder or .gguf file")
     quantization: Literal["auto", "none", "int8", "int4"] = "auto"
     device: str = "auto"
-    max_new_tokens: int = Field(default=96, ge=1, le=2048)
+    max_new_tokens: int = Field(default=224, ge=1, le=2048)
     batch_size: int = Field(default=16, ge=1, le=512)
     queue_size: int = Field(default=256, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
+    threads: int | None = Field(default=None, ge=1, le=256, description="llama.cpp CPU threads")
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str | None = None
     openai_model: str = "SmolLM2-135M-Instruct"

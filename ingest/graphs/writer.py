@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -292,6 +293,20 @@ class DatasetWriter:
         self._stats["edges"] += edges.height
         self._stats["windows"] += edges["window"].n_unique()
         self._flushed_window = int(edges["window"].max())
+
+    def write_edge_part(
+        self, write: Callable[[Path], None], *, rows: int, windows: int, last_window: int
+    ) -> None:
+        """Add an edge part that ``write(path)`` writes: finished windows' edges with node
+        ids from this writer's :attr:`nodes`, in ``EDGE_COLUMNS`` (the fast LANL path
+        builds its parts itself). Call from one thread at a time, in window order."""
+        if rows == 0:
+            return
+        write(self._edges_dir / f"part-{self._n_edge_parts:05d}.parquet")
+        self._n_edge_parts += 1
+        self._stats["edges"] += rows
+        self._stats["windows"] += windows
+        self._flushed_window = last_window
 
     def _rebuild_edges(self) -> None:
         """Exact fallback for unsorted input: recompute every edge from written events."""

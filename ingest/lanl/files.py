@@ -115,7 +115,7 @@ class Chunk:
     """A run of whole lines from one file."""
 
     source: str
-    first_line: int  # 1-based line number of the chunk's first line
+    first_line: int  # 1-based line number of the chunk's first line (0: see iter_mapped)
     data: bytes
     raw_bytes: int  # bytes of the underlying (possibly compressed) file consumed so far
 
@@ -161,10 +161,10 @@ def iter_mapped(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
 
     ``Chunk.data`` is a memoryview of a map of just that chunk's pages (populated
     up front where the OS allows), unmapped when the last reference goes: memory
-    stays bounded by the chunks in flight.
+    stays bounded by the chunks in flight. Lines are not counted here (a pass over
+    every byte): the first chunk has ``first_line`` 1, later ones 0, and the
+    consumer, which parses the lines anyway, sets it from the previous chunk's count.
     """
-    from ingest.lanl.fast.tables import count_byte
-
     size = path.stat().st_size
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     line, pos = 1, 0
@@ -184,7 +184,7 @@ def iter_mapped(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[
                 want *= 2
             data = memoryview(mm)[pos - base : end]
             yield Chunk(path.name, line, data, base + end)
-            line += count_byte(np.frombuffer(data, np.uint8), 10)
+            line = 0
             pos = base + end
 
 

@@ -3,13 +3,20 @@
 A chunk of whole lines (:class:`ingest.lanl.files.Chunk`) is parsed strictly
 when it is regular and tolerantly otherwise; malformed lines are counted per
 reason (:data:`ingest.lanl.files.REASONS`), a few kept as examples, and dropped.
+
+Polars is imported when a chunk is first parsed, not with the module: the fast path
+(:mod:`ingest.lanl.fast`) starts reading before it needs Polars.
 """
 
 from __future__ import annotations
 
-import polars as pl
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ingest.lanl.files import MAX_EXAMPLES, BadLines, Chunk, _line_texts
+
+if TYPE_CHECKING:
+    import polars as pl
 
 AUTH_FIELDS: tuple[str, ...] = (
     "time",
@@ -22,11 +29,19 @@ AUTH_FIELDS: tuple[str, ...] = (
     "orientation",
     "success",
 )
-_RAW_SCHEMA = {c: pl.String for c in (*AUTH_FIELDS, "_extra")} | {"time": pl.Int64}
 _STRING_FIELDS = AUTH_FIELDS[1:8]
 
 
+@cache
+def _raw_schema() -> dict:
+    import polars as pl
+
+    return {c: pl.String for c in (*AUTH_FIELDS, "_extra")} | {"time": pl.Int64}
+
+
 def _reason_expr() -> pl.Expr:
+    import polars as pl
+
     fields = [pl.col(c).is_null() for c in _STRING_FIELDS]
     time_text = pl.col("_time_raw")
     checks = [
@@ -53,11 +68,13 @@ def _read_clean(data: bytes) -> pl.DataFrame | None:
     nine fields, valid UTF-8) and it has exactly eight commas per row (so no line
     is short, long or empty); value checks still follow in :func:`parse_chunk`.
     """
+    import polars as pl
+
     try:
         raw = pl.read_csv(
             data,
             has_header=False,
-            schema={k: v for k, v in _RAW_SCHEMA.items() if k != "_extra"},
+            schema={k: v for k, v in _raw_schema().items() if k != "_extra"},
             quote_char=None,
             raise_if_empty=False,
             row_index_name="_row",
@@ -71,9 +88,11 @@ def _read_clean(data: bytes) -> pl.DataFrame | None:
 
 def _read_tolerant(data: bytes) -> pl.DataFrame:
     """Parse any chunk: bad fields become nulls, a 10th field lands in ``_extra``."""
+    import polars as pl
+
     options = dict(
         has_header=False,
-        schema=_RAW_SCHEMA | {"time": pl.String},
+        schema=_raw_schema() | {"time": pl.String},
         quote_char=None,
         extra_columns="ignore",
         missing_columns="insert",
@@ -93,6 +112,8 @@ def _read_tolerant(data: bytes) -> pl.DataFrame:
 
 def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
     """Parse one chunk into canonical events; count and sample malformed lines into ``bad``."""
+    import polars as pl
+
     raw = _read_clean(chunk.data)
     if raw is None:
         raw = _read_tolerant(chunk.data)
@@ -121,6 +142,8 @@ def parse_chunk(chunk: Chunk, bad: BadLines) -> pl.DataFrame:
 
 
 def _record_bad(chunk: Chunk, rows: pl.DataFrame, bad: BadLines) -> None:
+    import polars as pl
+
     if "_time_raw" not in rows.columns:
         rows = rows.with_columns(pl.col("time").cast(pl.String).alias("_time_raw"))
     tagged = rows.select("_row", _reason_expr().alias("_reason"))

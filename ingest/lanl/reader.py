@@ -9,20 +9,23 @@ The reader streams large byte chunks split at newlines (bounded memory,
 :mod:`ingest.lanl.files`), parses each with Polars, and yields canonical frames
 (:mod:`ingest.schema`) with ``source`` = file name and ``record`` = 1-based line number. Malformed
 lines are counted per reason, a few kept as examples, and skipped.
-:func:`label_events` joins red-team lines to auth events; :func:`ingest_lanl`
-runs the whole pipeline into a data directory.
+:func:`ingest_lanl` runs the whole pipeline into a data directory: with the fast
+engine (:mod:`ingest.lanl.fast`) by default, with this reader as the reference.
+
+Polars is imported inside the functions that use it, not with the module: the fast
+engine starts reading the input before Polars is loaded (``hopwatch ingest lanl``'s
+start-up).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from ingest.graphs.labels import label_events
 from ingest.lanl.files import (
     DEFAULT_CHUNK_BYTES,
     MAX_EXAMPLE_CHARS,
@@ -33,6 +36,12 @@ from ingest.lanl.files import (
     prefetch_chunks,
 )
 from ingest.lanl.parse import parse_chunk
+
+if TYPE_CHECKING:
+    import polars as pl
+
+log = logging.getLogger(__name__)
+ENGINES = ("auto", "fast", "polars")
 
 
 def read_auth(
@@ -58,6 +67,8 @@ def read_auth(
     Yields:
         Non-empty canonical frames (``AUTH_SCHEMA``), in file order.
     """
+    import polars as pl
+
     if bad is None:
         bad = BadLines()
     sorted_so_far = True
@@ -95,6 +106,8 @@ def read_redteam(path: str | Path, bad: BadLines | None = None) -> pl.DataFrame:
         ``time`` (Int64), ``user``, ``src_host``, ``dst_host`` (String), ``rt_id``
         (Int64, 0-based index among valid lines), in file order.
     """
+    import polars as pl
+
     if bad is None:
         bad = BadLines()
     path = Path(path)
@@ -143,8 +156,9 @@ class IngestResult:
     redteam_bad: BadLines
     unmatched_redteam: pl.DataFrame
     meta: dict
+    engine: str = "polars"  # the engine that ran: "fast" or "polars"
 
-    def summary(self) -> dict[str, int | float]:
+    def summary(self) -> dict[str, int | float | str]:
         """The ``--json`` object."""
         return {
             "events": self.events,
@@ -153,6 +167,7 @@ class IngestResult:
             "edges": self.edges,
             "labeled_events": self.labeled_events,
             "seconds": round(self.seconds, 3),
+            "engine": self.engine,
         }
 
 
@@ -167,18 +182,23 @@ def ingest_lanl(
     user_aware: bool = False,
     nodes_from: str | Path | None = None,
     write_events: bool = True,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int | None = None,
     progress: Callable[[int], None] | None = None,
     engine: str = "auto",
 ) -> IngestResult:
     """Read a LANL auth source (and red-team file) into a data directory.
 
-    ``engine``: ``"fast"`` is the one-pass numba kernel (:mod:`ingest.lanl.fast.driver`;
-    edges, nodes and meta only, so it needs ``write_events=False``), ``"polars"``
-    the Polars reader + :class:`~ingest.graphs.DatasetWriter`, ``"auto"`` the fast
-    engine when events are not written and numba imports, else Polars. Both give
-    the same edges, nodes, counts, labels and bad-line report.
+    ``engine``: ``"fast"`` is the one-pass engine of :mod:`ingest.lanl.fast` (kernels
+    compiled at install time), ``"polars"`` this module's reader +
+    :class:`~ingest.graphs.DatasetWriter`, the reference; ``"auto"`` (the default) the
+    fast engine, or Polars when its kernels can neither be loaded nor compiled. Both
+    write the same events, edges, nodes, counts, labels and bad-line report. Input
+    that is not time-sorted: with events, both rebuild the edges from the written
+    events at the end (exact); without events (``write_events=False``), ``"fast"``
+    reads it again holding every window in memory, ``"auto"`` and ``"polars"`` raise
+    ``ValueError`` (exact edges need the events).
 
+    ``chunk_bytes``: bytes parsed at once (``None``: each engine's own size).
     ``events`` counts valid auth events inside ``[start, end)`` (those written);
     ``labeled_events`` counts red-team lines matched to at least one of them.
     Red-team lines inside the time range that match no event are returned in
@@ -186,43 +206,105 @@ def ingest_lanl(
     """
     from time import perf_counter
 
-    from ingest.graphs import DatasetWriter
-
     t0 = perf_counter()
-    bad, rt_bad = BadLines(), BadLines()
-    rt = None
-    if redteam is not None:
-        rt = read_redteam(redteam, rt_bad)
-        if start is not None:
-            rt = rt.filter(pl.col("time") >= start)
-        if end is not None:
-            rt = rt.filter(pl.col("time") < end)
-    if engine not in ("auto", "fast", "polars"):
+    if engine not in ENGINES:
         raise ValueError(f"engine must be auto, fast or polars, got {engine!r}")
-    if engine == "fast" and write_events:
-        raise ValueError("engine 'fast' writes no events: use write_events=False")
-    fast = engine == "fast" or (engine == "auto" and not write_events and _numba_ok())
-    if fast:
-        from ingest.lanl.fast.engine import UnsortedInput
+    rt_bad = BadLines()
+    rt_read: list[pl.DataFrame] = []
+
+    def load_redteam() -> pl.DataFrame | None:
+        """The red-team frame inside the time range (read once, when first needed)."""
+        if redteam is None:
+            return None
+        if not rt_read:
+            import polars as pl
+
+            rt = read_redteam(redteam, rt_bad)
+            if start is not None:
+                rt = rt.filter(pl.col("time") >= start)
+            if end is not None:
+                rt = rt.filter(pl.col("time") < end)
+            rt_read.append(rt)
+        return rt_read[0]
+
+    if engine != "polars" and _fast_ready(engine):
+        from ingest.lanl.fast import UnsortedInput
+        from ingest.lanl.fast.driver import CHUNK_BYTES
 
         try:
             return _ingest_fast(
                 auth,
                 out,
-                rt=rt,
+                rt=load_redteam,
                 rt_bad=rt_bad,
                 window_seconds=window_seconds,
                 start=start,
                 end=end,
                 user_aware=user_aware,
                 nodes_from=nodes_from,
-                chunk_bytes=chunk_bytes,
+                write_events=write_events,
+                chunk_bytes=chunk_bytes or CHUNK_BYTES,
                 progress=progress,
                 t0=t0,
                 on_unsorted="restart" if engine == "fast" else "raise",
             )
-        except UnsortedInput:  # auto: unsorted input goes the Polars way
-            pass
+        except UnsortedInput:  # auto, no events: what the Polars path says
+            raise ValueError(
+                "input is not time-sorted: exact edges need write_events=True "
+                "(or engine='fast', which holds every window in memory)"
+            ) from None
+    return _ingest_polars(
+        auth,
+        out,
+        rt=load_redteam(),
+        rt_bad=rt_bad,
+        window_seconds=window_seconds,
+        start=start,
+        end=end,
+        user_aware=user_aware,
+        nodes_from=nodes_from,
+        write_events=write_events,
+        chunk_bytes=chunk_bytes or DEFAULT_CHUNK_BYTES,
+        progress=progress,
+        t0=t0,
+    )
+
+
+def _fast_ready(engine: str) -> bool:
+    """Whether the fast engine's kernels load (``engine="fast"``: they must)."""
+    from ingest.lanl.fast.native import load
+
+    try:
+        load()
+    except ImportError:  # neither compiled at install time nor numba to compile them
+        if engine == "fast":
+            raise
+        log.warning("the fast LANL engine is unavailable (no numba): using the Polars reader")
+        return False
+    return True
+
+
+def _ingest_polars(
+    auth: str | Path,
+    out: str | Path,
+    *,
+    rt: pl.DataFrame | None,
+    rt_bad: BadLines,
+    window_seconds: int,
+    start: int | None,
+    end: int | None,
+    user_aware: bool,
+    nodes_from: str | Path | None,
+    write_events: bool,
+    chunk_bytes: int,
+    progress: Callable[[int], None] | None,
+    t0: float,
+) -> IngestResult:
+    from time import perf_counter
+
+    from ingest.graphs import DatasetWriter, label_events
+
+    bad = BadLines()
     matched: set[int] = set()
     with DatasetWriter(
         out, window_seconds, source="lanl", nodes_from=nodes_from, write_events=write_events
@@ -244,11 +326,6 @@ def ingest_lanl(
             user_aware=user_aware,
         )
     meta = writer.meta
-    unmatched = (
-        rt.filter(~pl.col("rt_id").is_in(sorted(matched))).drop("rt_id")
-        if rt is not None
-        else pl.DataFrame()
-    )
     return IngestResult(
         events=meta["events"],
         bad_lines=bad.count,
@@ -258,20 +335,14 @@ def ingest_lanl(
         seconds=perf_counter() - t0,
         bad=bad,
         redteam_bad=rt_bad,
-        unmatched_redteam=unmatched,
+        unmatched_redteam=_unmatched(rt, matched),
         meta=meta,
     )
 
 
-def _numba_ok() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _unmatched(rt: pl.DataFrame | None, matched: set[int]) -> pl.DataFrame:
+    import polars as pl
+
     if rt is None:
         return pl.DataFrame()
     return rt.filter(~pl.col("rt_id").is_in(sorted(matched))).drop("rt_id")
@@ -281,7 +352,7 @@ def _ingest_fast(
     auth: str | Path,
     out: str | Path,
     *,
-    rt: pl.DataFrame | None,
+    rt: Callable[[], pl.DataFrame | None],
     rt_bad: BadLines,
     user_aware: bool,
     t0: float,
@@ -289,18 +360,19 @@ def _ingest_fast(
 ) -> IngestResult:
     from time import perf_counter
 
+    from ingest.lanl.fast import ingest_lanl_fast
+
     def counts(bad: BadLines, matched: set[int]) -> dict:
+        frame = rt()
         return {
             "bad_lines": bad.count,
             "bad_line_reasons": bad.reasons,
             "labeled_events": len(matched),
-            "redteam_lines": 0 if rt is None else rt.height,
+            "redteam_lines": 0 if frame is None else frame.height,
             "user_aware": user_aware,
         }
 
-    with no_cyclic_gc():  # numba's import included
-        from ingest.lanl.fast.driver import ingest_lanl_fast
-
+    with no_cyclic_gc():
         res = ingest_lanl_fast(auth, out, rt=rt, user_aware=user_aware, extra_counts=counts, **kw)
     meta = res.meta
     return IngestResult(
@@ -312,6 +384,7 @@ def _ingest_fast(
         seconds=perf_counter() - t0,
         bad=res.bad,
         redteam_bad=rt_bad,
-        unmatched_redteam=_unmatched(rt, res.matched),
+        unmatched_redteam=_unmatched(res.rt, res.matched),
         meta=meta,
+        engine="fast",
     )

@@ -101,22 +101,24 @@ def windows_converter(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Convert ``XmlWinEventLog`` ``_raw`` texts with the Windows reader, one block at a time.
 
-    Parsing a block together lets the reader resolve source hosts from IP
-    addresses seen in the same block. Results it rejects (malformed or unsafe
-    XML) are counted by reason; unmapped event ids simply produce no rows.
+    The block goes through the XML line scanner of ``hopwatch ingest windows``
+    (:func:`ingest.windows.scan.scan_xml_texts`: the raw frame in a few passes,
+    the hardened record parser only for events it does not recognise exactly),
+    then the mapping; the same frames as parsing each event alone. Parsing a block
+    together lets the reader resolve source hosts from IP addresses seen in the
+    same block. Results it rejects (malformed or unsafe XML) are counted by reason;
+    unmapped event ids simply produce no rows.
     """
-    from ingest.windows import empty_parsed, frames_from_records
-    from ingest.windows.xml import XmlEventError, parse_xml_record
+    from ingest.windows.mapping import host_map, map_frames
+    from ingest.windows.scan import scan_xml_texts
 
-    records = []
+    texts = ((raw.strip(), None, record) for raw, record in items)
+    raw, errors = scan_xml_texts(texts, source=source)
     failed: dict[str, int] = {}
-    for raw, record in items:
-        try:
-            records.append(parse_xml_record(raw, source=source, record=record))
-        except XmlEventError as exc:
-            failed[exc.reason] = failed.get(exc.reason, 0) + 1
-    parsed = frames_from_records(records) if records else empty_parsed()
-    return parsed.auth, parsed.process, failed
+    for exc in errors:
+        failed[exc.reason] = failed.get(exc.reason, 0) + 1
+    auth, process = map_frames(raw, host_map(raw))
+    return auth, process, failed
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """`AlertFacts`: everything a summary may say about an alert, and nothing more.
 
 This module is the summarizer's contract: :class:`AlertFacts` in,
-:class:`SummaryResult` out. The summarizer builds its prompt from these facts only, and
-the grounding check accepts a summary only when every host, user, IP, time and ATT&CK id
-it names appears here. :func:`facts_from_alert` is the adapter that fills it from an
-alert (a stored row or a built record of :mod:`detections.alerts`, read by field name).
+:class:`SummaryResult` out. The summarizer builds its prompt and its grammar from these
+facts only, and the verifier (:mod:`models.llm.verify`) accepts a summary only when
+every claim it makes is supported here. :func:`facts_from_alert` is the adapter that
+fills it from an alert (a stored row or a built record of :mod:`detections.alerts`, read
+by field name).
 """
 
 from __future__ import annotations
@@ -73,21 +74,23 @@ class AlertFacts(BaseModel):
 
 
 class SummaryResult(BaseModel):
-    """One alert summary; ``text`` is always grounded in the alert's facts.
+    """One alert summary.
 
     Attributes:
-        text: the summary (two sentences).
-        source: ``"llm"`` when the model's text passed the grounding check,
-            ``"template"`` when the deterministic fallback was used.
-        grounded: whether ``text`` passed the grounding check (always true for
-            returned results; kept explicit for API consumers).
+        text: the summary (3 to 6 sentences: what happened, why it was flagged, what
+            to check next, how sure hopwatch is).
+        source: ``"llm"`` when the model's text passed the verifier, ``"template"``
+            when the deterministic fallback was used (after two rejected answers).
+        grounded: the verifier found no unsupported claim in ``text``.
+        violations: the verifier's findings on ``text`` (empty when grounded).
         model: model name (or ``"template"``).
         quantization: weight quantization in use (``none``, ``int8``, ``int4``, or the
             remote server's name for the OpenAI engine).
         latency_ms: wall time from submission to result, queueing included.
         prompt_tokens, completion_tokens: summed over all LLM attempts.
         attempts: LLM generations tried (0, 1 or 2).
-        rejected: why earlier attempts were rejected (grounding problems).
+        rejected: why earlier attempts were rejected (format problems and violations;
+            may quote model text: for logs).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -95,6 +98,7 @@ class SummaryResult(BaseModel):
     text: str
     source: Literal["llm", "template"]
     grounded: bool
+    violations: list[dict[str, str]] = Field(default_factory=list)
     model: str
     quantization: str
     latency_ms: float

@@ -1,9 +1,11 @@
 """`Summarizer`: ``await summarize(facts)`` with a bounded queue, timeouts and grounding.
 
-Pipeline per alert: :class:`PromptBuilder` -> :class:`Engine` ->
-:func:`normalize_summary` + :class:`GroundingCheck`; a rejected answer is
-regenerated once with strict decoding and a stricter prompt, then replaced by the
-deterministic :func:`template_summary`. Only grounded text is returned.
+Pipeline per alert: :class:`PromptBuilder` -> :class:`Engine` constrained by the
+alert's grammar (:func:`summary_grammar`: entity slots only take values from the
+facts) -> :func:`render` to prose -> :class:`Verifier` (every claim kind). A rejected
+answer is regenerated once with strict decoding, a prompt that names the violated claim
+kinds, and a grammar that also bans the rejected words; when that fails too, the
+deterministic :func:`template_summary` (verified the same way) is returned.
 
 Admission: at most ``batch_size`` alerts are in the engine at once (the engine
 batches them); up to ``queue_size`` more wait in FIFO order; one more raises
@@ -21,19 +23,26 @@ from models.llm.config import LLMConfig
 from models.llm.engines.base import Decoding, Engine, GenerationRequest
 from models.llm.errors import EngineError, QueueFull, SummarizerClosed, SummaryTimeout
 from models.llm.facts import AlertFacts, SummaryResult
-from models.llm.grounding import GroundingCheck
-from models.llm.output import normalize_summary
+from models.llm.grammar import render, summary_grammar
 from models.llm.prompt import PromptBuilder
 from models.llm.template import template_summary
+from models.llm.verify import Verification, Verifier
 
 
 def build_engine(config: LLMConfig) -> Engine:
-    """The engine named by ``config.engine`` (not started)."""
-    if config.engine == "openai":
+    """The engine named by ``config.engine`` (``auto``: the measured default), not started."""
+    from models.llm.engines.loader import resolve_engine
+
+    name = resolve_engine(config)
+    if name == "openai":
         from models.llm.engines.openai_server import OpenAIEngine
 
         return OpenAIEngine(config)
-    from models.llm.engines.local import TransformersEngine
+    if name == "llamacpp":
+        from models.llm.engines.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(config)
+    from models.llm.engines.hf.local import TransformersEngine
 
     return TransformersEngine(config)
 
@@ -122,19 +131,15 @@ class Summarizer:
         return list(await asyncio.gather(*(self.summarize(f) for f in facts)))
 
     async def _run(self, facts: AlertFacts, start: float) -> SummaryResult:
-        check = GroundingCheck(facts)
+        verifier = Verifier(facts)
         rejected: list[str] = []
         prompt_tokens = completion_tokens = attempts = 0
         messages = self.builder.messages(facts)
+        grammar = summary_grammar(facts, verifier.support)
         decoding = Decoding(max_new_tokens=self.config.max_new_tokens)
-        codes: list[str] = []
         for strict in (False, True):
-            if strict:
-                messages = self.builder.strict_messages(facts, codes)
-                decoding = Decoding(max_new_tokens=self.config.max_new_tokens, strict=True)
             try:
-                prefix = self.builder.answer_prefix(facts) if self.config.prime_answer else ""
-                out = await self.engine.generate(GenerationRequest(messages, decoding, prefix))
+                out = await self.engine.generate(GenerationRequest(messages, decoding, grammar))
             except EngineError as exc:
                 if not self.fallback_on_engine_error:
                     raise
@@ -143,19 +148,41 @@ class Summarizer:
             attempts += 1
             prompt_tokens += out.prompt_tokens
             completion_tokens += out.completion_tokens
-            fmt = normalize_summary(out.text, truncated=out.truncated)
-            report = check.check(fmt.text)
-            if fmt.ok and report.ok:
+            rendered = render(out.text)
+            # an answer outside the four parts is still read for claims (their words are
+            # banned from the retry)
+            verification = verifier.verify(rendered.text if rendered.parts else out.text)
+            if rendered.ok and verification.grounded:
                 return self._result(
-                    fmt.text, "llm", start, prompt_tokens, completion_tokens, attempts, rejected
+                    rendered.text,
+                    "llm",
+                    start,
+                    prompt_tokens,
+                    completion_tokens,
+                    attempts,
+                    rejected,
+                    verification,
                 )
-            rejected.append("; ".join(fmt.problems + report.problems))
-            codes = [*fmt.problems, *report.codes] or ["it broke the format"]
+            problems = rendered.problems + [
+                f"{v.kind}: {v.reason} ({v.span!r})" for v in verification.violations
+            ]
+            rejected.append("; ".join(problems) or "empty answer")
+            if not strict:
+                kinds = verification.kinds + (["format"] if not rendered.ok else [])
+                messages = self.builder.strict_messages(facts, kinds)
+                ban = tuple(v.span for v in verification.violations)
+                grammar = summary_grammar(facts, verifier.support, ban=ban)
+                decoding = Decoding(max_new_tokens=self.config.max_new_tokens, strict=True)
         text = template_summary(facts)
-        if not check.check(text).ok:  # pragma: no cover - template_summary is grounded by design
-            raise AssertionError(f"template summary of {facts.alert_id} failed grounding")
         return self._result(
-            text, "template", start, prompt_tokens, completion_tokens, attempts, rejected
+            text,
+            "template",
+            start,
+            prompt_tokens,
+            completion_tokens,
+            attempts,
+            rejected,
+            verifier.verify(text),
         )
 
     def _result(
@@ -167,11 +194,13 @@ class Summarizer:
         completion_tokens: int,
         attempts: int,
         rejected: list[str],
+        verification: Verification,
     ) -> SummaryResult:
         return SummaryResult(
             text=text,
             source=source,  # type: ignore[arg-type]
-            grounded=True,
+            grounded=verification.grounded,
+            violations=[v.to_dict() for v in verification.violations],
             model=self.engine.model_name if source == "llm" else "template",
             quantization=self.engine.quantization,
             latency_ms=round((time.perf_counter() - start) * 1000.0, 2),

@@ -1,11 +1,13 @@
-"""The deterministic template summary used when the model's text is rejected."""
+"""The deterministic template summary used when the model's answer is rejected twice."""
 
 from __future__ import annotations
 
 import re
 
 from models.llm.facts import AlertFacts
-from models.llm.prompt import format_time
+from models.llm.prompt import confidence_word
+from models.llm.verify import next_steps
+from models.llm.verify.support import utc_naive
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
@@ -22,29 +24,35 @@ def _join(items: list[str]) -> str:
 
 
 def template_summary(facts: AlertFacts) -> str:
-    """Two sentences that state the alert's facts and nothing else.
+    """Four sentences that state the alert's facts and nothing else.
 
-    Every name in the text is copied from the structured fields, so the result always
-    passes :class:`models.llm.grounding.GroundingCheck`.
+    What happened (the path in hop order, user, times), why it was flagged (score,
+    top reasons, rules, ATT&CK ids), what to check next, and how sure hopwatch is.
+    Every name, time and number is copied from the facts; the verifier checks the
+    result like any model answer.
     """
     dst = list(dict.fromkeys(facts.dst_hosts))
-    if len(dst) <= 5:
-        shown = [_clean(h) for h in dst]
-    else:  # first hops, a count, and the last hop (the grounding check wants both ends)
-        shown = [_clean(h) for h in dst[:4]] + [f"{len(dst) - 5} more", _clean(dst[-1])]
-    first, last = format_time(facts.first_seen), format_time(facts.last_seen)
-    when = f"at {first}" if first == last else f"between {first} and {last}"
-    sentence1 = (
-        f"User {_clean(facts.user)} authenticated from {_clean(facts.src_host)} "
-        f"to {_join(shown)} {when}."
+    if len(dst) > 5:  # first hops, a count, and the last hop
+        dst = [*dst[:3], f"{len(dst) - 4} more hosts", dst[-1]]
+    path = " then ".join(_clean(h) for h in dst)
+    first, last = utc_naive(facts.first_seen), utc_naive(facts.last_seen)
+    when = (
+        f"at {first:%Y-%m-%d %H:%M} UTC"
+        if first.replace(second=0) == last.replace(second=0)
+        else f"between {first:%Y-%m-%d %H:%M} and {last:%Y-%m-%d %H:%M} UTC"
     )
-    reasons = [f"{facts.detector} score {facts.score:.2f}"]
+    happened = f"{_clean(facts.user)} moved from {_clean(facts.src_host)} to {path} {when}."
+    reasons = [_clean(c.text or c.feature, 160) for c in facts.explanation if c.contribution > 0]
+    why = f"the {_clean(facts.detector, 20)} detector scored it {facts.score:.2f}"
+    if reasons[:2]:
+        why += " because " + _join(reasons[:2])
     if facts.rules:
-        reasons.append("rules " + _join([f"'{_clean(r.title, 120)}'" for r in facts.rules[:3]]))
+        why += "; rules " + _join([_clean(r.id, 80) for r in facts.rules[:3]]) + " fired"
     if facts.techniques:
-        reasons.append("ATT&CK " + ", ".join(_clean(t, 20) for t in facts.techniques[:5]))
-    top = [c for c in facts.explanation if c.contribution > 0][:2]
-    if top:
-        reasons.append("top factors " + _join([_clean(c.text or c.feature, 120) for c in top]))
-    sentence2 = "It was flagged as likely lateral movement (" + "; ".join(reasons) + ")."
-    return f"{sentence1} {sentence2}"
+        why += " (ATT&CK " + ", ".join(_clean(t, 20) for t in facts.techniques[:5]) + ")"
+    step = next_steps(facts, limit=1)[0]
+    confidence = confidence_word(facts.score)
+    return (
+        f"{happened} {why[0].upper() + why[1:]}. Check next: {step}. "
+        f"Confidence: {confidence}, with a score of {facts.score:.2f}."
+    )

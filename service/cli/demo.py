@@ -142,7 +142,9 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API at the end."),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address when serving."),
     port: int = typer.Option(8000, "--port", help="Port when serving."),
-    llm: str = typer.Option("transformers", "--llm", help="transformers, openai or template."),
+    llm: str = typer.Option(
+        "auto", "--llm", help="auto (llama.cpp on CPU), llamacpp, transformers, openai or template."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary last."),
 ) -> None:
     """Simulate, ingest, train both detectors, score, build alerts and campaigns,
@@ -174,7 +176,7 @@ def run_demo(
     data: Path | None = None,
     db: str | None = None,
     seed: int = DEMO_SEED,
-    llm: str = "transformers",
+    llm: str = "auto",
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Every stage of the demo up to (not including) serving; returns a summary with the

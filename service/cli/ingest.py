@@ -42,12 +42,15 @@ def lanl(
         None, "--nodes", help="Seed the node index from this nodes.parquet or data dir."
     ),
     no_events: bool = typer.Option(
-        False, "--no-events", help="Skip events/ (edges only; faster; needs sorted input)."
+        False,
+        "--no-events",
+        help="Skip events/ (edges only; needs time-sorted input unless --engine fast).",
     ),
     engine: str = typer.Option(
         "auto",
         "--engine",
-        help="auto (numba kernel with --no-events on sorted input, else polars), fast, polars.",
+        help="auto (the fast engine; Polars where its kernels cannot load), fast, "
+        "polars (the reference reader).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary last."),
 ) -> None:
@@ -61,8 +64,6 @@ def lanl(
         raise typer.BadParameter(str(exc), param_hint="--window") from None
     if engine not in ("auto", "fast", "polars"):
         raise typer.BadParameter("must be auto, fast or polars", param_hint="--engine")
-    if engine == "fast" and not no_events:
-        raise typer.BadParameter("fast writes no events: add --no-events", param_hint="--engine")
     if start is not None and end is not None and end <= start:
         raise typer.BadParameter("--end must be greater than --start", param_hint="--end")
     try:
@@ -108,20 +109,39 @@ def lanl(
         _print_summary(out, summary)
 
 
-def _with_progress(auth: Path, out: Path, total: int, kwargs: dict):
-    """Run the ingest with a rich progress bar by bytes read (on stderr)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+class _Progress:
+    """A rich progress bar by bytes read (on stderr), started at the first update: rich
+    loads while the ingest already reads, not before."""
 
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __call__(self, done: int) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+            self.bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("ingest", total=self.total)
+        self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _with_progress(auth: Path, out: Path, total: int, kwargs: dict):
+    """Run the ingest with a progress bar by bytes read (on stderr)."""
     from ingest.lanl import ingest_lanl
 
-    console = Console(stderr=True)
-    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("ingest", total=total)
-        return ingest_lanl(
-            auth, out, progress=lambda done: progress.update(task, completed=done), **kwargs
-        )
+    progress = _Progress(total)
+    try:
+        return ingest_lanl(auth, out, progress=progress, **kwargs)
+    finally:
+        progress.stop()
 
 
 def _print_summary(out: Path, summary: dict) -> None:
@@ -130,7 +150,14 @@ def _print_summary(out: Path, summary: dict) -> None:
 
     table = Table(title=f"LANL ingest -> {out}", show_header=False)
     for key, value in summary.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.2f}")
+        text = (
+            f"{value:,}"
+            if isinstance(value, int)
+            else f"{value:.2f}"
+            if isinstance(value, float)
+            else str(value)
+        )
+        table.add_row(key, text)
     Console().print(table)
 
 

@@ -1,4 +1,10 @@
-"""``hopwatch summarize``: grounded LLM summaries of alert facts from a JSON file."""
+"""``hopwatch summarize``: grounded LLM summaries of alert facts, or the verifier alone.
+
+``--facts F.json`` summarizes; ``--facts F.json --verify TEXT_FILE`` checks any text
+(from hopwatch or from an external LLM) against the facts and prints
+``{"grounded": bool, "violations": [{"span", "kind", "reason"}]}`` last; the exit status
+is 1 when the text is not grounded.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +13,12 @@ from pathlib import Path
 import typer
 
 
-def summarize(
-    facts: Path = typer.Option(
-        ..., "--facts", exists=True, dir_okay=False, help="JSON file: one AlertFacts or a list"
-    ),
-    engine: str = typer.Option("transformers", help="transformers | openai"),
-    model_path: str | None = typer.Option(
-        None, help="local HF folder or .gguf file (default: the bundled SmolLM2 GGUF)"
-    ),
-    quantization: str = typer.Option("auto", help="auto | none | int8 | int4"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
-    batching: str = typer.Option("auto", help="auto | continuous | static | sequential"),
-    max_new_tokens: int = typer.Option(96, min=1, help="token budget per summary"),
-    timeout: float = typer.Option(600.0, min=1, help="seconds per summary, waiting included"),
-    openai_base_url: str = typer.Option(
-        "http://127.0.0.1:8000/v1", help="OpenAI-compatible server (engine openai)"
-    ),
-    openai_model: str = typer.Option("SmolLM2-135M-Instruct", help="model name for that server"),
-    as_json: bool = typer.Option(False, "--json", help="print only the JSON result line"),
-) -> None:
-    """Summarize alert facts; the last stdout line is the JSON result (a list for a list)."""
-    import asyncio
+def _load_facts(facts: Path) -> tuple[list, bool]:
     import json
 
     from pydantic import TypeAdapter, ValidationError
 
-    from models.llm.config import LLMConfig
     from models.llm.facts import AlertFacts
-    from models.llm.summarizer import Summarizer
 
     try:
         raw = json.loads(facts.read_text(encoding="utf-8"))
@@ -44,6 +28,72 @@ def summarize(
         raise typer.BadParameter(f"{facts}: {exc}", param_hint="--facts") from exc
     if not items:
         raise typer.BadParameter(f"{facts}: no alert facts", param_hint="--facts")
+    return items, many
+
+
+def _verify(facts: Path, text_file: Path, as_json: bool) -> None:
+    import json
+
+    from models.llm.verify import Verifier
+
+    items, many = _load_facts(facts)
+    if many and len(items) != 1:
+        raise typer.BadParameter(
+            f"{facts}: --verify checks one text against one alert's facts", param_hint="--facts"
+        )
+    text = text_file.read_text(encoding="utf-8")
+    result = Verifier(items[0]).verify(text)
+    if not as_json:
+        verdict = "grounded" if result.grounded else "NOT grounded"
+        typer.echo(f"[{items[0].alert_id}] {verdict}: {len(result.violations)} violation(s)")
+        for v in result.violations:
+            typer.echo(f"  {v.kind}: {v.span!r} -- {v.reason}")
+    typer.echo(json.dumps(result.to_dict()))
+    if not result.grounded:
+        raise typer.Exit(code=1)
+
+
+def summarize(
+    facts: Path = typer.Option(
+        ..., "--facts", exists=True, dir_okay=False, help="JSON file: one AlertFacts or a list"
+    ),
+    verify: Path | None = typer.Option(
+        None,
+        "--verify",
+        exists=True,
+        dir_okay=False,
+        help="check this text file against the facts instead of summarizing",
+    ),
+    engine: str = typer.Option("auto", help="auto | llamacpp | transformers | openai"),
+    model_path: str | None = typer.Option(
+        None, help="local HF folder or .gguf file (default: the bundled SmolLM2 GGUF)"
+    ),
+    quantization: str = typer.Option("auto", help="transformers: auto | none | int8 | int4"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    batching: str = typer.Option("auto", help="transformers: auto | static | sequential | ..."),
+    max_new_tokens: int = typer.Option(224, min=1, help="token budget per summary"),
+    threads: int | None = typer.Option(None, min=1, help="llama.cpp CPU threads"),
+    timeout: float = typer.Option(600.0, min=1, help="seconds per summary, waiting included"),
+    openai_base_url: str = typer.Option(
+        "http://127.0.0.1:8000/v1", help="OpenAI-compatible server (engine openai)"
+    ),
+    openai_model: str = typer.Option("SmolLM2-135M-Instruct", help="model name for that server"),
+    as_json: bool = typer.Option(False, "--json", help="print only the JSON result line"),
+) -> None:
+    """Summarize alert facts, or verify a text against them (``--verify``).
+
+    The last stdout line is the JSON result (a list for a list of facts).
+    """
+    import asyncio
+    import json
+
+    from models.llm.config import LLMConfig
+    from models.llm.summarizer import Summarizer
+
+    if verify is not None:
+        _verify(facts, verify, as_json)
+        return
+    items, many = _load_facts(facts)
     try:
         config = LLMConfig(
             engine=engine,  # type: ignore[arg-type]
@@ -55,6 +105,7 @@ def summarize(
             batch_size=max(1, min(len(items), 64)),
             queue_size=max(len(items), 1),
             timeout_s=timeout,
+            threads=threads,
             openai_base_url=openai_base_url,
             openai_model=openai_model,
         )

@@ -1,10 +1,11 @@
-"""The fast LANL ingest: raw auth bytes to edge tables with numba kernels.
+"""The fast LANL ingest: raw auth bytes to events and edge tables with compiled kernels.
 
 :func:`ingest_lanl_fast` (in :mod:`~ingest.lanl.fast.driver`) runs the stages of
-:mod:`~ingest.lanl.fast.engine`: per-thread parsing (:mod:`~ingest.lanl.fast.stage`,
-over :mod:`~ingest.lanl.fast.kernel`, :mod:`~ingest.lanl.fast.lines`,
-:mod:`~ingest.lanl.fast.simd`) and the aggregate (:mod:`~ingest.lanl.fast.aggregate`)
-into the hash tables of :mod:`~ingest.lanl.fast.tables`. Importing it imports numba.
+:mod:`~ingest.lanl.fast.engine`: per-thread parsing (:mod:`~ingest.lanl.fast.stage`),
+the edge aggregate and the events writer (:mod:`~ingest.lanl.fast.events`), over the
+kernels of :mod:`ingest.lanl.fast.kernels` as :mod:`~ingest.lanl.fast.native` loads
+them (compiled at install time, else numba's JIT) with the shared numbers of
+:mod:`~ingest.lanl.fast.layout`. Importing this package imports numpy only.
 """
 
 from ingest.lanl.fast.driver import FastResult, ingest_lanl_fast

@@ -1,11 +1,13 @@
-"""Tables and stages of the fast LANL ingest; the kernels are in :mod:`ingest.lanl.fast.kernel`.
+"""Tables and stages of the fast LANL ingest; the kernels are in :mod:`ingest.lanl.fast.kernels`.
 
-A chunk is cut at a newline near its middle and its two halves are parsed at once
-by two :class:`Parser` objects (one per thread, each with private string tables:
-no locks). The driver then maps each parser's new local ids to global ids
-(:meth:`Engine.map_ids`) and aggregates the events (:meth:`Engine.aggregate`),
-while the parsers already work on the next chunk. Every table is a numpy array
-owned here and grown when a kernel asks.
+A chunk is cut at newlines into one range per :class:`Parser` (one per thread, each
+with private string tables: no locks) and its ranges are parsed at once. The driver
+then maps each parser's new local ids to global ids (:meth:`Engine.map_ids`),
+labels red-team events (:meth:`Engine.label`) and aggregates the events into edge
+counters (:meth:`Engine.aggregate`), while the parsers already work on the next
+chunk. Every table is a numpy array owned here and grown when a kernel asks.
+Finished windows become Arrow tables (:class:`EdgeParts`) written by the
+:class:`ingest.graphs.DatasetWriter`'s :meth:`~ingest.graphs.DatasetWriter.write_edge_part`.
 """
 
 from __future__ import annotations
@@ -16,32 +18,48 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 
 from ingest.errors import HopwatchError
-from ingest.graphs.edges import AUTH_MIX, EDGE_COLUMNS, LOGON_MIX, ORIENTATION_MIX
-from ingest.graphs.nodes import NodeIndex
-from ingest.lanl.fast import aggregate as A
-from ingest.lanl.fast import tables as T
-from ingest.lanl.fast.stage import Parser, Part, Strings, vocabulary
+from ingest.lanl.fast import layout as L
+from ingest.lanl.fast.events import StringTable
+from ingest.lanl.fast.stage import EV_DST, EV_MIX, EV_SRC, EV_T, EV_U, Parser, Part, Strings
 from ingest.lanl.files import MAX_EXAMPLES, Chunk
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ingest.graphs.nodes import NodeIndex
+    from ingest.lanl.fast.native import Kernels
+
+#: Counter columns of an edge row as ``gather_columns`` lays them out (after window,
+#: src id, dst id); the names are those of ``ingest.graphs.edges.EDGE_COLUMNS``.
 ACC_COLUMNS = (
     "count",
     "n_users",
     "failures",
-    *AUTH_MIX,
+    "n_kerberos",
+    "n_ntlm",
+    "n_negotiate",
     "n_other_auth",
-    *LOGON_MIX,
+    "n_network",
+    "n_interactive",
+    "n_remote_interactive",
+    "n_service",
+    "n_batch",
     "n_other_logon",
-    *ORIENTATION_MIX,
+    "n_logon",
+    "n_logoff",
+    "n_tgs",
+    "n_tgt",
+    "n_authmap",
     "first_time",
     "last_time",
     "n_labeled",
 )
-CATEGORIES = (*AUTH_MIX.values(), *LOGON_MIX.values(), *ORIENTATION_MIX.values())
 #: Chunks smaller than this are parsed by one thread.
 MIN_SPLIT_BYTES = 1 << 20
 
@@ -107,39 +125,74 @@ def _combine(chunk: Chunk, done: int, parts: list[Part]) -> Parsed:
     )
 
 
+@dataclass
+class Labels:
+    """Red-team labelling of one part: per-event 0/1 and what it matched."""
+
+    label: np.ndarray  # uint8, one per kept event
+    count: int  # labelled events
+    first: int  # time of the first, -1 when none
+
+
 class Engine:
-    """Tables and counters of one pass over the input: two parsers, then aggregation."""
+    """Tables and counters of one pass over the input: parsers, then aggregation."""
 
     def __init__(
-        self, params: np.ndarray, rt_times: np.ndarray, nodes: NodeIndex, threads: int = 2
+        self,
+        params: np.ndarray,
+        rt_times: np.ndarray,
+        kernels: Kernels,
+        threads: int = 2,
     ) -> None:
         self.params = params
-        self.node_ids = NodeIds(nodes)  # the writer's node index, as an array
-        vocab, words = vocabulary([*CATEGORIES, "Success", "Fail"])
-        self.parsers = [Parser(params, vocab, words) for _ in range(max(1, threads))]
-        # global ids: users, hosts and their bytes (S_NUSERS, S_NHOSTS, S_STORE of gst)
-        self.gst = np.zeros(T.STATE_SIZE, np.int64)
+        self.kernels = kernels
+        self.node_ids: NodeIds | None = None  # set by attach_nodes (the writer's index)
+        self.vocab, self.words = L.vocabulary()
+        self.parsers = [
+            Parser(params, self.vocab, self.words, kernels) for _ in range(max(1, threads))
+        ]
+        # global ids: users, hosts, words and their bytes (counts and store end in gst)
+        self.gst = np.zeros(L.STATE_SIZE, np.int64)
         self.store = np.empty(1 << 20, np.uint8)
-        self.users, self.hosts = Strings(), Strings()
-        self.st2 = np.zeros(T.STATE_SIZE, np.int64)  # aggregate stage
-        self.st2[T.S_WMAX] = -1
+        self.users, self.hosts, self.word_table = Strings(), Strings(), Strings()
+        # word ids 0..N_WORDS-1 are the vocabulary's (the parsers use them as they are)
+        kernels.intern_ids(
+            self.words,
+            self.vocab[:, 3].copy(),
+            self.vocab[:, 0].copy(),
+            0,
+            L.N_WORDS,
+            *self.word_table.args(),
+            self.store,
+            self.gst,
+            L.S_NWORDS,
+            np.zeros(L.N_WORDS, np.int64),
+        )
+        self.st2 = np.zeros(L.STATE_SIZE, np.int64)  # aggregate stage
+        self.st2[L.S_WMAX] = -1
         self.e_tab = np.full(1 << 16, -1, np.int64)
-        self.acc = T.aligned_rows(1 << 15)
+        self.acc = L.aligned_rows(1 << 15)
         self.uset = np.full(1 << 16, -1, np.int64)
         self._spare = np.empty_like(self.uset)  # compact() rebuilds the user set here
         self._remap = np.empty(1 << 15, np.int64)
         self._col_bufs: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()  # take()'s copies
         self.rt_times = rt_times
-        self.cand = np.zeros((1 << 10, 5), np.int64)
-        self.ring = np.zeros((A.RING, 4), np.int64)  # aggregate's pipeline scratch
+        self._cand = np.zeros(1 << 10, np.int64)
+        self._no_labels = np.zeros(1 << 10, np.uint8)
+        self.ring = np.zeros((L.RING, 4), np.int64)  # aggregate's pipeline scratch
+        self.edge_parts = EdgeParts(kernels)
+
+    def attach_nodes(self, nodes: NodeIndex) -> None:
+        """Give node ids from the writer's index (before the first :meth:`take`)."""
+        self.node_ids = NodeIds(nodes)
 
     @property
     def n_hosts(self) -> int:
-        return int(self.gst[T.S_NHOSTS])
+        return int(self.gst[L.S_NHOSTS])
 
     # -- parse stage (worker threads) -------------------------------------------------------
     def submit(self, pool: ThreadPoolExecutor, chunk: Chunk) -> list[Future]:
-        """Start parsing ``chunk``: its halves (cut at a newline) on the parsers."""
+        """Start parsing ``chunk``: its ranges (cut at newlines) on the parsers."""
         data = chunk.data
         cuts = [0]
         k = len(self.parsers)
@@ -162,114 +215,273 @@ class Engine:
     # -- aggregate stage (driver thread) ----------------------------------------------------
     def _map(self, strings: Strings, slot: int, src, offs, lens, lo: int, hi: int, out) -> None:
         n = int(self.gst[slot])
-        strings.reserve(n + hi - lo)
-        need = int(self.gst[T.S_STORE] + lens[lo:hi].sum())
+        strings.reserve(n + hi - lo, self.kernels)
+        need = int(self.gst[L.S_STORE] + lens[lo:hi].sum())
         if need > len(self.store):
             new = np.empty(2 * need + (1 << 20), np.uint8)
-            new[: self.gst[T.S_STORE]] = self.store[: self.gst[T.S_STORE]]
+            new[: self.gst[L.S_STORE]] = self.store[: self.gst[L.S_STORE]]
             self.store = new
-        T.intern_ids(src, offs, lens, lo, hi, *strings.args(), self.store, self.gst, slot, out)
+        self.kernels.intern_ids(
+            src, offs, lens, lo, hi, *strings.args(), self.store, self.gst, slot, out
+        )
 
     def map_ids(self, part: Part) -> None:
-        """Give the part's new local user and host ids their global ids."""
+        """Give the part's new local user, host and extra-word ids their global ids."""
         p = part.parser
-        store, u_offs, u_lens, h_offs, h_lens = part.tables
-        if part.n_users > p.n_umapped:
-            if part.n_users > len(p.umap):
-                p.umap = np.resize(p.umap, 2 * part.n_users)
-            self._map(
-                self.users, T.S_NUSERS, store, u_offs, u_lens, p.n_umapped, part.n_users, p.umap
-            )
-            p.n_umapped = part.n_users
-        if part.n_hosts > p.n_hmapped:
-            if part.n_hosts > len(p.hmap):
-                p.hmap = np.resize(p.hmap, 2 * part.n_hosts)
-            self._map(
-                self.hosts, T.S_NHOSTS, store, h_offs, h_lens, p.n_hmapped, part.n_hosts, p.hmap
-            )
-            p.n_hmapped = part.n_hosts
+        store, u_offs, u_lens, h_offs, h_lens, w_offs, w_lens = part.tables
+        for table, slot, offs, lens, n, attr in (
+            (self.users, L.S_NUSERS, u_offs, u_lens, part.n_users, "u"),
+            (self.hosts, L.S_NHOSTS, h_offs, h_lens, part.n_hosts, "h"),
+            (self.word_table, L.S_NWORDS, w_offs, w_lens, part.n_words, "w"),
+        ):
+            done = getattr(p, f"n_{attr}mapped")
+            if n <= done:
+                continue
+            gmap = getattr(p, f"{attr}map")
+            if n > len(gmap):
+                gmap = np.resize(gmap, 2 * n)
+                setattr(p, f"{attr}map", gmap)
+            self._map(table, slot, store, offs, lens, done, n, gmap)
+            setattr(p, f"n_{attr}mapped", n)
+
+    def label(self, part: Part, rt: pl.DataFrame, user_aware: bool, matched: set[int]) -> Labels:
+        """Mark the part's events matched by red-team lines (after :meth:`map_ids`).
+
+        The same rule as :func:`ingest.graphs.label_events`: equal ``(time, src_host,
+        dst_host)``, and ``src_user == user`` when ``user_aware``. ``matched`` gains the
+        ``rt_id`` of every red-team line that matched.
+        """
+        import polars as pl
+
+        n = part.n_kept
+        label = np.zeros(n, np.uint8)
+        if len(self._cand) < n:
+            self._cand = np.zeros(2 * n, np.int64)
+        ev, p = part.ev, part.parser
+        c = self.kernels.label_candidates(ev[EV_T], n, self.rt_times, self._cand)
+        if c == 0:
+            return Labels(label, 0, -1)
+        idx = self._cand[:c].copy()
+        store = self.store
+        users = [self.users.text(store, int(k)) for k in p.umap[ev[EV_U][idx]]]
+        hosts = self.hosts.series(store, self.n_hosts)
+        frame = pl.DataFrame(
+            {
+                "_i": idx,
+                "time": ev[EV_T][idx],
+                "src_user": users,
+                "src_host": hosts.gather(p.hmap[ev[EV_SRC][idx]]),
+                "dst_host": hosts.gather(p.hmap[ev[EV_DST][idx]]),
+            }
+        )
+        keys = ["time", "src_host", "dst_host"]
+        left = [*keys, "src_user"] if user_aware else keys
+        right = [*keys, "user"] if user_aware else keys
+        hits = frame.join(rt.select([*keys, "user", "rt_id"]), left_on=left, right_on=right)
+        if hits.height == 0:
+            return Labels(label, 0, -1)
+        matched.update(hits["rt_id"].to_list())
+        rows = np.unique(hits["_i"].to_numpy())
+        label[rows] = 1
+        return Labels(label, len(rows), int(ev[EV_T][rows].min()))
 
     def _grow_aggregate(self, status: int) -> None:
-        if status == T.GROW_EDGES:
-            n = int(self.st2[T.S_NEDGES])
+        if status == L.GROW_EDGES:
+            n = int(self.st2[L.S_NEDGES])
             size = 4 * self.acc.shape[0]
-            acc = T.aligned_rows(size)
+            acc = L.aligned_rows(size)
             acc[:n] = self.acc[:n]
             self.acc = acc
             self.e_tab = np.full(2 * size, -1, np.int64)
-            T.rehash_edges(self.e_tab, self.acc, n)
-        elif status == T.GROW_USET:
+            self.kernels.rehash_edges(self.e_tab, self.acc, n)
+        elif status == L.GROW_USET:
             new = np.full(4 * len(self.uset), -1, np.int64)
-            T.rehash_keys(new, self.uset)
+            self.kernels.rehash_keys(new, self.uset)
             self.uset = new
-        elif status == T.GROW_CAND:
-            self.cand = np.concatenate([self.cand, np.zeros_like(self.cand)])
         else:  # pragma: no cover - the kernel returns only the codes above
             raise RuntimeError(f"unknown aggregate status {status}")
 
-    def aggregate(self, part: Part) -> None:
-        """Add a part's kept events to the edge counters (after :meth:`map_ids`)."""
+    def aggregate(self, part: Part, labels: Labels | None) -> None:
+        """Add a part's kept events to the edge counters (after :meth:`map_ids`).
+
+        Raises:
+            UnsortedInput: an event falls in a window already flushed.
+        """
         s = self.st2
-        s[T.S_POS] = 0
-        s[T.S_NKEPT] = part.n_kept
+        s[L.S_POS] = 0
+        s[L.S_NKEPT] = part.n_kept
         p = part.parser
+        self.params[L.P_LABELS] = labels is not None
+        if labels is None:
+            if len(self._no_labels) < part.n_kept:
+                self._no_labels = np.zeros(2 * part.n_kept, np.uint8)
+            label = self._no_labels
+        else:
+            label = labels.label
+        ev = part.ev
         while True:
-            status = A.aggregate(
+            status = self.kernels.aggregate(
                 self.params,
                 s,
-                *part.ev,
+                ev[EV_T],
+                ev[EV_U],
+                ev[EV_SRC],
+                ev[EV_DST],
+                ev[EV_MIX],
+                label,
                 self.e_tab,
                 self.acc,
                 self.acc.view(np.int32),
                 self.uset,
-                self.rt_times,
-                self.cand,
                 p.umap,
                 p.hmap,
                 self.ring,
             )
-            if status == T.DONE:
+            if status == L.DONE:
                 return
-            if status == T.UNSORTED:
+            if status == L.UNSORTED:
                 raise UnsortedInput
             self._grow_aggregate(status)
 
-    def release(self, part: Part) -> None:
-        """Give a consumed part's event arrays back to its parser for reuse."""
-        part.parser.spare.append(part.ev)
-
-    def take(self, keep_mask: np.ndarray) -> tuple[Callable[[], pl.DataFrame], Callable[[], None]]:
+    def take(self, keep_mask: np.ndarray) -> tuple[Callable[[], EdgePart], Callable[[], None]]:
         """Cut the slots not in ``keep_mask`` out (the kept ones are compacted).
 
-        Returns ``(build, release)``: ``build()`` makes their edge frame from a copy,
+        Returns ``(build, release)``: ``build()`` makes their edge part from a copy,
         so it can run on another thread while this engine goes on, and
-        ``release()`` hands the copy's buffer back for reuse once the frame is
+        ``release()`` hands the copy's buffer back for reuse once the part is
         written (fresh buffers cost a page fault per 4 KiB).
         """
-        n = int(self.st2[T.S_NEDGES])
+        assert self.node_ids is not None, "attach_nodes first"
+        n = int(self.st2[L.S_NEDGES])
         idx = np.flatnonzero(~keep_mask)
         hosts = self.hosts.series(self.store, self.n_hosts)
+        table = StringTable(self.store, self.hosts.offs, self.hosts.lens, self.n_hosts)
         try:
             buf = self._col_bufs.get_nowait()
         except queue.Empty:
             buf = None
         if buf is None or buf.shape[1] < len(idx):
-            buf = np.empty((3 + T.OUT_COUNTERS, max(len(idx), 1 << 16)), np.int64)
+            buf = np.empty((3 + L.OUT_COUNTERS, -(-len(idx) // 32768) * 32768), np.int64)
         cols = buf[:, : len(idx)]  # a copy, by column
-        T.gather_columns(self.acc, self.acc.view(np.int32), idx, cols)
+        self.kernels.gather_columns(self.acc, self.acc.view(np.int32), idx, cols)
         if len(idx) == n:
             self.e_tab[:] = -1
             self.uset[:] = -1
-            self.st2[T.S_NEDGES] = self.st2[T.S_NUSET] = 0
+            self.st2[L.S_NEDGES] = self.st2[L.S_NUSET] = 0
         else:
             if len(self._spare) != len(self.uset):
                 self._spare = np.empty_like(self.uset)
             if len(self._remap) < n:
                 self._remap = np.empty(2 * n, np.int64)
-            m, nu = T.compact(keep_mask, self.e_tab, self.acc, self.uset, self._spare, self._remap)
+            m, nu = self.kernels.compact(
+                keep_mask, self.e_tab, self.acc, self.uset, self._spare, self._remap
+            )
             self.uset, self._spare = self._spare, self.uset
-            self.st2[T.S_NEDGES], self.st2[T.S_NUSET] = m, nu
-        return partial(edge_frame, cols, hosts, self.node_ids), partial(self._col_bufs.put, buf)
+            self.st2[L.S_NEDGES], self.st2[L.S_NUSET] = m, nu
+        build = partial(self.edge_parts.build, cols, hosts, table, self.node_ids)
+        return build, partial(self._col_bufs.put, buf)
+
+
+@dataclass
+class EdgePart:
+    """Finished windows' edges as an Arrow table in ``EDGE_COLUMNS``, and their counts."""
+
+    table: Any  # pyarrow.Table
+    rows: int
+    windows: int
+    last_window: int
+
+    def write(self, path: Path) -> None:
+        """Write the part: host columns as dictionaries, integers delta-encoded (about as
+        small as zstd's files, for half its CPU), except mostly-zero counters and runs of
+        one value, which plain lz4 writes for less (measured per column on LANL-like
+        data); window statistics kept, so readers skip parts outside a window range."""
+        import pyarrow.parquet as pq
+
+        encoding, codec = {}, {}
+        for field in self.table.schema:
+            if field.type.bit_width != 64:
+                codec[field.name] = "none"
+                continue
+            col = self.table.column(field.name).chunk(0).to_numpy()
+            runs = len(col) == 0 or col[0] == col[-1] or np.count_nonzero(col) * 8 < len(col)
+            codec[field.name] = "lz4" if runs else "none"
+            if not runs:
+                encoding[field.name] = "DELTA_BINARY_PACKED"
+        pq.write_table(
+            self.table,
+            path,
+            compression=codec,
+            use_dictionary=["src_host", "dst_host"],
+            column_encoding=encoding,
+            write_statistics=["window"],
+            store_schema=False,
+            dictionary_pagesize_limit=1 << 30,
+            write_batch_size=1 << 16,
+        )
+
+
+class EdgeParts:
+    """Builds edge parts on the writer thread (one at a time): host columns are encoded
+    as dictionaries of the hosts a part uses, from host ids, never a string per row."""
+
+    def __init__(self, kernels: Kernels) -> None:
+        self.kernels = kernels
+        self.seen = np.full(1 << 12, -1, np.int64)
+        self.schema = None
+
+    def build(
+        self, cols: np.ndarray, hosts: pl.Series, table: StringTable, node_ids: NodeIds
+    ) -> EdgePart:
+        """The edge part of ``gather_columns``' ``cols`` (window, src id, dst id, then
+        :data:`ACC_COLUMNS`); ``hosts``/``table`` decode host ids, ``node_ids`` gives
+        the node ids (new hosts join the writer's index)."""
+        import pyarrow as pa
+
+        from ingest.graphs.edges import EDGE_COLUMNS
+
+        K = self.kernels
+        n = cols.shape[1]
+        window = cols[0]
+        order = None
+        if n > 1 and (window[1:] < window[:-1]).any():  # slot order is time order
+            order = np.argsort(window, kind="stable")  # unless the input was not sorted
+            cols = cols[:, order]
+            window = cols[0]
+        src, dst = node_ids.map(window, cols[1], cols[2], hosts)
+        if len(self.seen) < table.n:
+            self.seen = np.full(2 * table.n, -1, np.int64)
+        big = np.int64(1 << 62)  # every id is global already
+        s32, d32 = cols[1].astype(np.int32), cols[2].astype(np.int32)
+        used = np.empty(min(2 * n, table.n), np.int64)
+        si, di = np.empty(n, np.int32), np.empty(n, np.int32)
+        m = K.dict_encode_pair(s32, d32, n, self.seen, big, self.seen, si, di, used, 0)
+        used = used[:m]
+        offs = np.empty(m + 1, np.int32)
+        data = np.empty(int(table.lens[used].sum()), np.uint8)
+        high = K.gather_strings(used, m, table.offs, table.lens, table.store, offs, data)
+        K.forget(self.seen, used, m)
+        if high:
+            names = pa.array(hosts.gather(used).to_list(), pa.string())
+        else:
+            names = pa.StringArray.from_buffers(m, pa.py_buffer(offs), pa.py_buffer(data))
+        if self.schema is None:
+            dictionary = pa.dictionary(pa.int32(), pa.string())
+            types = {c: pa.int64() for c in EDGE_COLUMNS}
+            types |= {"src_host": dictionary, "dst_host": dictionary, "label": pa.bool_()}
+            self.schema = pa.schema([pa.field(c, t, nullable=False) for c, t in types.items()])
+        columns = {
+            "window": pa.array(window),
+            "src_host": pa.DictionaryArray.from_arrays(pa.array(si), names),
+            "dst_host": pa.DictionaryArray.from_arrays(pa.array(di), names),
+            "src": pa.array(src),
+            "dst": pa.array(dst),
+            **{c: pa.array(cols[3 + j]) for j, c in enumerate(ACC_COLUMNS)},
+            "label": pa.array(cols[3 + len(ACC_COLUMNS) - 1] > 0),
+        }
+        nw = 1 + int(np.count_nonzero(window[1:] != window[:-1])) if n else 0
+        part = pa.Table.from_pydict(columns, schema=self.schema)
+        return EdgePart(part, n, nw, int(window[-1]) if n else -1)
 
 
 class NodeIds:
@@ -287,6 +499,8 @@ class NodeIds:
     def map(self, window: np.ndarray, src: np.ndarray, dst: np.ndarray, hosts: pl.Series):
         """Node ids of the edges' ends (host ids ``src``, ``dst``), adding new hosts
         to the index exactly as :meth:`NodeIndex.update` orders them."""
+        import polars as pl
+
         if len(hosts) > len(self.node_of):
             grown = np.full(2 * len(hosts), -1, np.int64)
             grown[: len(self.node_of)] = self.node_of
@@ -311,25 +525,3 @@ class NodeIds:
                 ids = self.nodes.ids(names)
             node_of[ends] = ids.to_numpy()
         return node_of[src], node_of[dst]
-
-
-def edge_frame(cols: np.ndarray, hosts: pl.Series, node_ids: NodeIds) -> pl.DataFrame:
-    """Edge table of :func:`ingest.lanl.fast.tables.gather_columns`' ``cols`` (window, src
-    id, dst id, then ``ACC_COLUMNS``); ``hosts`` decodes host ids, ``node_ids`` gives
-    the node ids."""
-    src, dst = node_ids.map(cols[0], cols[1], cols[2], hosts)
-    frame = pl.DataFrame(
-        {
-            "window": cols[0],
-            "src_host": hosts.gather(cols[1]),
-            "dst_host": hosts.gather(cols[2]),
-            "src": src,
-            "dst": dst,
-            **{c: cols[3 + j] for j, c in enumerate(ACC_COLUMNS)},
-        }
-    )
-    frame = frame.with_columns((pl.col("n_labeled") > 0).alias("label")).select(EDGE_COLUMNS)
-    window = cols[0]
-    if len(window) > 1 and (window[1:] < window[:-1]).any():  # slot order is time order
-        frame = frame.sort("window")  # unless the input was not sorted
-    return frame

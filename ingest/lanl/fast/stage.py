@@ -1,21 +1,41 @@
 """Parse stage of the fast LANL ingest: one :class:`Parser` per thread.
 
-Each parser owns private string tables (:class:`Strings`: local user and host
-ids), a byte store, its kernel state and reusable per-event arrays, so the two
-halves of a chunk are parsed at once without locks. :mod:`ingest.lanl.fast.engine`
+Each parser owns private string tables (:class:`Strings`: local user, host and
+extra-word ids), a byte store, its kernel state and reusable per-event arrays, so
+the halves of a chunk are parsed at once without locks. :mod:`ingest.lanl.fast.engine`
 maps the local ids to global ones and aggregates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
-from ingest.lanl.fast import kernel as K
-from ingest.lanl.fast import tables as T
+from ingest.lanl.fast import layout as L
 from ingest.lanl.files import MAX_EXAMPLES, REASONS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ingest.lanl.fast.native import Kernels
+
+#: Per-event arrays of a part, in order: time, src_user, dst_user, src_host, dst_host,
+#: mix, auth word, logon word, orientation word, line index in the part.
+EVENT_DTYPES = (
+    np.int64,
+    np.int32,
+    np.int32,
+    np.int32,
+    np.int32,
+    np.int16,
+    np.int32,
+    np.int32,
+    np.int32,
+    np.int32,
+)
+EV_T, EV_U, EV_DU, EV_SRC, EV_DST, EV_MIX, EV_WA, EV_WL, EV_WO, EV_ROW = range(10)
 
 
 @dataclass
@@ -28,7 +48,7 @@ class Strings:
     names: list[str] = field(default_factory=list)  # decoded, ids 0..len-1
     _series: pl.Series | None = None
 
-    def grow(self) -> None:
+    def grow(self, kernels: Kernels) -> None:
         """Double the id capacity and rebuild the hash table at twice that size."""
         size = 2 * len(self.offs)
         for name in ("offs", "lens"):
@@ -37,13 +57,13 @@ class Strings:
             new[: len(old)] = old
             setattr(self, name, new)
         tab = np.full((2 * size, 4), -1, np.int64)
-        T.rehash_strings(tab, self.tab)
+        kernels.rehash_strings(tab, self.tab)
         self.tab = tab
 
-    def reserve(self, n_ids: int) -> None:
+    def reserve(self, n_ids: int, kernels: Kernels) -> None:
         """Grow until ``n_ids`` ids fit below half load."""
         while 2 * n_ids > len(self.tab) or n_ids > len(self.offs):
-            self.grow()
+            self.grow(kernels)
 
     def args(self) -> tuple[np.ndarray, ...]:
         return self.tab, self.offs, self.lens
@@ -54,6 +74,8 @@ class Strings:
 
     def series(self, store: np.ndarray, n: int) -> pl.Series:
         """Decoded strings of ids ``0..n-1`` as a Series (cached, extended on demand)."""
+        import polars as pl
+
         if len(self.names) < n or self._series is None:
             lo = len(self.names)
             offs, lens = self.offs[lo:n].copy(), self.lens[lo:n].copy()
@@ -74,7 +96,7 @@ class Part:
     """What one parser made of one byte range of a chunk."""
 
     parser: Parser
-    ev: tuple[np.ndarray, ...]  # time, src_user, src_host, dst_host, mix (local ids)
+    ev: tuple[np.ndarray, ...]  # EVENT_DTYPES, local ids
     n_kept: int
     n_lines: int
     n_valid: int
@@ -89,26 +111,30 @@ class Part:
     # the parser's tables as they were at the end of this range (ids below n_* are final)
     n_users: int
     n_hosts: int
-    tables: tuple[np.ndarray, ...]  # store, user offs, user lens, host offs, host lens
+    n_words: int
+    tables: tuple[np.ndarray, ...]  # store, then offsets and lengths of users, hosts, words
 
 
 class Parser:
     """One parse thread's private string tables, state and reusable event arrays."""
 
-    def __init__(self, params: np.ndarray, vocab: np.ndarray, words: np.ndarray) -> None:
-        self.params, self.vocab, self.words = params, vocab, words
-        self.st = np.zeros(T.STATE_SIZE, np.int64)
+    def __init__(
+        self, params: np.ndarray, vocab: np.ndarray, words: np.ndarray, kernels: Kernels
+    ) -> None:
+        self.params, self.vocab, self.words, self.kernels = params, vocab, words, kernels
+        self.st = np.zeros(L.STATE_SIZE, np.int64)
         self.store = np.empty(1 << 20, np.uint8)
-        self.users, self.hosts = Strings(), Strings()
+        self.users, self.hosts, self.extra = Strings(), Strings(), Strings()
         self.bad_rows = np.zeros(MAX_EXAMPLES, np.int64)
         self.bad_reasons = np.zeros(MAX_EXAMPLES, np.int64)
-        self.longs = np.zeros((1 << 12, 4), np.int64)  # deferred long strings
-        self.scratch = K.scratch_space()
+        self.longs = np.zeros((1 << 12, 4), np.int64)  # deferred strings
+        self.scratch = np.zeros(L.SCRATCH_SHAPE, np.int64)
         self.spare: list[tuple[np.ndarray, ...]] = []  # event arrays free for reuse
         # local id -> global id (filled by the driver, Engine.map_ids)
         self.umap = np.zeros(1 << 11, np.int64)
         self.hmap = np.zeros(1 << 11, np.int64)
-        self.n_umapped = self.n_hmapped = 0
+        self.wmap = np.zeros(1 << 4, np.int64)
+        self.n_umapped = self.n_hmapped = self.n_wmapped = 0
 
     def _event_arrays(self, n: int) -> tuple[np.ndarray, ...]:
         """Per-event arrays for ``n`` lines, reusing a released set (fewer page faults)."""
@@ -117,23 +143,19 @@ class Parser:
             if len(ev[0]) >= n:
                 return ev
         m = n + n // 4
-        return (
-            np.empty(m, np.int64),
-            np.empty(m, np.int32),
-            np.empty(m, np.int32),
-            np.empty(m, np.int32),
-            np.empty(m, np.int16),
-        )
+        return tuple(np.empty(m, dtype) for dtype in EVENT_DTYPES)
 
     def _grow(self, status: int) -> None:
-        if status == T.GROW_USERS:
-            self.users.grow()
-        elif status == T.GROW_HOSTS:
-            self.hosts.grow()
-        elif status == T.GROW_LONGS:
+        if status == L.GROW_USERS:
+            self.users.grow(self.kernels)
+        elif status == L.GROW_HOSTS:
+            self.hosts.grow(self.kernels)
+        elif status == L.GROW_WORDS:
+            self.extra.grow(self.kernels)
+        elif status == L.GROW_LONGS:
             self.longs = np.concatenate([self.longs, np.zeros_like(self.longs)])
-        elif status == T.GROW_STORE:
-            used = self.st[T.S_STORE]
+        elif status == L.GROW_STORE:
+            used = self.st[L.S_STORE]
             new = np.empty(2 * len(self.store) + (1 << 20), np.uint8)
             new[:used] = self.store[:used]
             self.store = new
@@ -142,11 +164,12 @@ class Parser:
 
     def parse(self, data: bytes | memoryview, lo: int, hi: int) -> Part:
         """Run the parse kernel over ``data[lo:hi]`` (whole lines), resuming after growth."""
+        K = self.kernels
         s = self.st
-        s[T.S_ROW] = s[T.S_NVALID] = s[T.S_NBADEX] = s[T.S_NKEPT] = s[T.S_NLONG] = 0
-        s[T.S_POS], s[T.S_END] = lo, hi
-        s[T.S_SORTED] = 1
-        s[T.S_BAD : T.S_BAD + len(REASONS)] = 0
+        s[L.S_ROW] = s[L.S_NVALID] = s[L.S_NBADEX] = s[L.S_NKEPT] = s[L.S_NLONG] = 0
+        s[L.S_POS], s[L.S_END] = lo, hi
+        s[L.S_SORTED] = 1
+        s[L.S_BAD : L.S_BAD + len(REASONS)] = 0
         buf = np.frombuffer(data, np.uint8)
         # a valid line has at least 20 bytes: "0,a,b,c,d,e,f,g,Fail"
         ev = self._event_arrays((hi - lo) // 20 + 1)
@@ -166,44 +189,55 @@ class Parser:
                 self.longs,
                 self.scratch,
             )
-            if status == T.DONE:
+            if status == L.DONE:
                 break
             self._grow(status)
-        s[T.S_POS] = 0
-        while s[T.S_NLONG]:  # strings over 16 bytes, deferred by the kernel
-            tables = (self.store, *self.users.args(), *self.hosts.args())
-            status = K.resolve_long(buf, self.longs, s, *tables, *ev[1:4])
-            if status == T.DONE:
+        s[L.S_POS] = 0
+        while s[L.S_NLONG]:  # long names and words outside the vocabulary, deferred
+            status = K.resolve_long(
+                buf,
+                self.longs,
+                s,
+                self.store,
+                *self.users.args(),
+                *self.hosts.args(),
+                *self.extra.args(),
+                ev[EV_U],
+                ev[EV_DU],
+                ev[EV_SRC],
+                ev[EV_DST],
+                ev[EV_WA],
+                ev[EV_WL],
+                ev[EV_WO],
+            )
+            if status == L.DONE:
                 break
             self._grow(status)
-        nb = int(s[T.S_NBADEX])
+        nb = int(s[L.S_NBADEX])
         return Part(
             parser=self,
             ev=ev,
-            n_kept=int(s[T.S_NKEPT]),
-            n_lines=int(s[T.S_ROW]),
-            n_valid=int(s[T.S_NVALID]),
-            lo=int(s[T.S_LO]),
-            hi=int(s[T.S_HI]),
-            first=int(s[T.S_FIRST]),
-            last=int(s[T.S_PREV]),
-            is_sorted=bool(s[T.S_SORTED]),
-            bad_counts=s[T.S_BAD : T.S_BAD + len(REASONS)].tolist(),
+            n_kept=int(s[L.S_NKEPT]),
+            n_lines=int(s[L.S_ROW]),
+            n_valid=int(s[L.S_NVALID]),
+            lo=int(s[L.S_LO]),
+            hi=int(s[L.S_HI]),
+            first=int(s[L.S_FIRST]),
+            last=int(s[L.S_PREV]),
+            is_sorted=bool(s[L.S_SORTED]),
+            bad_counts=s[L.S_BAD : L.S_BAD + len(REASONS)].tolist(),
             bad_rows=self.bad_rows[:nb].tolist(),
             bad_reasons=self.bad_reasons[:nb].tolist(),
-            n_users=int(s[T.S_NUSERS]),
-            n_hosts=int(s[T.S_NHOSTS]),
-            tables=(self.store, self.users.offs, self.users.lens, self.hosts.offs, self.hosts.lens),
+            n_users=int(s[L.S_NUSERS]),
+            n_hosts=int(s[L.S_NHOSTS]),
+            n_words=int(s[L.S_NWORDS]),
+            tables=(
+                self.store,
+                self.users.offs,
+                self.users.lens,
+                self.hosts.offs,
+                self.hosts.lens,
+                self.extra.offs,
+                self.extra.lens,
+            ),
         )
-
-
-def vocabulary(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``vocab`` rows (length, packed bytes 0-7, packed bytes 8-15, offset) and the bytes."""
-    raw = [w.encode() for w in names]
-    rows, off = [], 0
-    for b in raw:
-        head = b[:16].ljust(16, b"\0")
-        w0, w1 = np.frombuffer(head, "<i8").tolist()
-        rows.append((len(b), w0, w1, off))
-        off += len(b)
-    return np.array(rows, np.int64), np.frombuffer(b"".join(raw), np.uint8)

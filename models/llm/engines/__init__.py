@@ -1,17 +1,20 @@
 """Engines behind the summarizer's :class:`Engine` interface (:mod:`~models.llm.engines.base`).
 
-- :class:`TransformersEngine` (:mod:`~models.llm.engines.local`, default): in-process
-  transformers, with the model located, loaded from local files only and optionally
-  quantized (:mod:`~models.llm.engines.loader`), and batching by
-  :mod:`~models.llm.engines.continuous` (transformers' continuous batching) or
-  :mod:`~models.llm.engines.batching` over :mod:`~models.llm.engines.runner`, whose CUDA
-  path decodes with :mod:`~models.llm.engines.graph_decode`;
+- :class:`LlamaCppEngine` (:mod:`~models.llm.engines.llamacpp`, the CPU default): the GGUF
+  run directly by llama.cpp (its Q4_1 kernels), continuous batching, shared prefix cache,
+  grammar-constrained decoding;
+- :class:`TransformersEngine` (:mod:`models.llm.engines.hf`, the CUDA default): in-process
+  transformers with static batches decoded by CUDA graphs, optionally quantized;
 - :class:`OpenAIEngine` (:mod:`~models.llm.engines.openai_server`): an external
-  OpenAI-compatible server (vLLM, llama.cpp server).
+  OpenAI-compatible server (vLLM).
+
+:mod:`~models.llm.engines.loader` finds the model (never on a hub), quantizes torch
+weights and picks the default engine and quantization.
 """
 
 from models.llm.engines.base import Decoding, Engine, GenerationOutput, GenerationRequest
-from models.llm.engines.local import TransformersEngine
+from models.llm.engines.hf import TransformersEngine
+from models.llm.engines.llamacpp import LlamaCppEngine
 from models.llm.engines.openai_server import OpenAIEngine
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "Engine",
     "GenerationOutput",
     "GenerationRequest",
+    "LlamaCppEngine",
     "OpenAIEngine",
     "TransformersEngine",
 ]

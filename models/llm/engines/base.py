@@ -26,13 +26,15 @@ class Decoding:
 
 @dataclass
 class GenerationRequest:
-    """One generation: chat messages and decoding settings."""
+    """One generation: chat messages, decoding settings and the answer's grammar."""
 
     messages: list[dict[str, str]]
     decoding: Decoding = field(default_factory=Decoding)
-    #: Start of the assistant's answer (engines that support prefill continue it and
-    #: return ``answer_prefix + completion``; others ignore it).
-    answer_prefix: str = ""
+    #: The answer's grammar (llguidance Lark, :func:`models.llm.grammar.summary_grammar`):
+    #: in-process engines sample only tokens it allows; the OpenAI engine sends it to the
+    #: server (vLLM's ``guided_grammar``), which may ignore it -- the verifier checks the
+    #: text either way. ``None``: unconstrained.
+    grammar: str | None = None
 
 
 @dataclass

@@ -140,9 +140,11 @@ def load(config: LLMConfig) -> tuple[Any, Any, ModelSource, str]:
     return model, tokenizer, source, device
 
 
-#: Measured default per device type (fastest within 1% entity fidelity of full precision).
-#: On CUDA, bf16 through the CUDA-graph decoder (20,000 tokens/s for 64 alerts) beats
-#: int8 (12,000: torchao's linears cannot be fused there) at equal entity fidelity.
+#: Measured default of the transformers engine per device type (quantized only where at
+#: least as fast and as faithful). CUDA, 64 alerts on the H100 (benchmarks/RESULTS.md,
+#: issue 15): bf16 18,037 tokens/s; int8 on ``_weight_int8pack_mm`` 1,022, torchao int8
+#: 13,606, int4 tinygemm 7,875 -- so bf16. On CPU the default engine is llama.cpp, which
+#: runs the GGUF's Q4_1 directly; this entry only serves the transformers fallback.
 DEFAULT_QUANTIZATION = {"cpu": "none", "cuda": "none"}
 
 
@@ -166,8 +168,8 @@ def _torchao_config(kind: str, device: str) -> Any:
     if kind == "int8":
         return Int8WeightOnlyConfig()
     if kind == "int4":
-        if device.startswith("cuda"):
-            return Int4WeightOnlyConfig(group_size=128, int4_packing_format="tile_packed_to_4d")
+        if device.startswith("cuda"):  # 64: SmolLM2's 576-wide rows are not 128-divisible
+            return Int4WeightOnlyConfig(group_size=64, int4_packing_format="tile_packed_to_4d")
         return IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(32))
     raise ValueError(f"unknown quantization {kind!r}: expected none, int8 or int4")
 
@@ -214,3 +216,23 @@ def weight_bytes(model: Any) -> int:
         seen.add(id(t))
         total += tensor_bytes(t)
     return total
+
+
+def resolve_engine(config: LLMConfig) -> str:
+    """The engine ``config.engine`` names; ``"auto"`` is the measured default.
+
+    On CPU, ``llamacpp`` (the GGUF's own Q4_1 kernels, continuous batching) when
+    ``llama-cpp-python`` is installed and the model is a GGUF; otherwise, and on CUDA,
+    ``transformers`` (see ``docs/llm.md`` for the measurements behind this choice).
+    """
+    if config.engine != "auto":
+        return config.engine
+    if resolve_device(config.device).startswith("cuda"):
+        return "transformers"
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "transformers"
+    try:
+        source = resolve_source(config.model_path, config.gguf_file)
+    except FileNotFoundError:
+        return "llamacpp"  # the engine reports the missing model on start
+    return "llamacpp" if source.gguf_file else "transformers"

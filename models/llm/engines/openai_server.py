@@ -1,8 +1,10 @@
 """`OpenAIEngine`: an external OpenAI-compatible server (vLLM, llama.cpp server).
 
 The server does its own batching and KV caching; this engine sends one
-``POST {base_url}/chat/completions`` per request with greedy decoding and reads
-``choices[0].message.content`` and ``usage``.
+``POST {base_url}/chat/completions`` per request with greedy decoding and the summary's
+grammar (vLLM's ``guided_grammar`` with the ``guidance`` backend, which reads
+llguidance's Lark dialect), and reads ``choices[0].message.content`` and ``usage``. A
+server that ignores the grammar still has its answer checked by the verifier.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class OpenAIEngine:
             "max_tokens": request.decoding.max_new_tokens,
             "temperature": 0.0,
         }
+        if request.grammar:  # vLLM: structured outputs with llguidance's Lark dialect
+            body["guided_grammar"] = request.grammar
+            body["guided_decoding_backend"] = "guidance"
         if request.decoding.strict:
             body["frequency_penalty"] = Decoding.STRICT_REPETITION_PENALTY - 1.0
         try:

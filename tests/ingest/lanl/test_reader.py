@@ -228,7 +228,15 @@ def test_cli_json_last_line_and_bad_line_report(tmp_path) -> None:
     result = CliRunner().invoke(build_app(), args)
     assert result.exit_code == 0, result.output
     last = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(last) == {"events", "bad_lines", "windows", "edges", "labeled_events", "seconds"}
+    assert set(last) == {
+        "events",
+        "bad_lines",
+        "windows",
+        "edges",
+        "labeled_events",
+        "seconds",
+        "engine",
+    }
     assert (last["events"], last["bad_lines"], last["labeled_events"]) == (5, 2, 2)
     assert last["windows"] == 2 and last["edges"] == 2
     assert "2 bad lines" in result.stderr and "auth.txt:7" in result.stderr

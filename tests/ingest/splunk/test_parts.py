@@ -18,8 +18,11 @@ from ingest.splunk.checkpoint import (
 from ingest.splunk.client import SplunkQueryError, SplunkTransient, StreamCut
 from ingest.splunk.config import SplunkConfig, SplunkConfigError
 from ingest.splunk.export import iter_export_blocks
-from ingest.splunk.results import ResultError, dedupe_key, result_time
+from ingest.splunk.results import ResultError, dedupe_key, result_time, windows_converter
+from ingest.windows import frames_from_records
+from ingest.windows.xml import XmlEventError, parse_xml_record
 from tests.ingest.splunk.standin import parse_search
+from tests.ingest.windows.test_scan import CRAFTED
 
 T0 = 1_800_000_000
 HOUR = 3600
@@ -81,6 +84,45 @@ def test_result_time_and_dedupe_key() -> None:
     assert dedupe_key(a, "cd") == "cd:i:1:2" != dedupe_key(dict(a, index="j"), "cd")
     # Attacker-shaped fields cannot make two different events share a key.
     assert dedupe_key(dict(a, host="h\x00s", source="")) != dedupe_key(dict(a, source="s"))
+
+
+def per_event_converter(items: list[tuple[str, int]], *, source: str):
+    """The reference (the converter before it used the scanner): each result parsed alone."""
+    records, failed = [], {}
+    for raw, record in items:
+        try:
+            records.append(parse_xml_record(raw, source=source, record=record))
+        except XmlEventError as exc:
+            failed[exc.reason] = failed.get(exc.reason, 0) + 1
+    parsed = frames_from_records(records)
+    return parsed.auth, parsed.process, failed
+
+
+def test_windows_converter_scans_like_parsing_each_result(tmp_path: Path) -> None:
+    """Splunk ``_raw`` texts through the XML scanner: the frames and failures of parsing
+    each result on its own, records (result offsets) with gaps kept."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from ingest.simulate import SimConfig, simulate
+    from ingest.simulate.windows.writer import write_windows
+
+    write_windows(simulate(SimConfig(days=1, hosts=20, users=10, seed=9, campaigns=1)), tmp_path)
+    texts = [*CRAFTED, "  " + CRAFTED[0] + "\n"]  # whitespace around _raw, as Splunk may keep
+    for name in ("security.xml", "sysmon.xml", "system.xml"):
+        texts += (tmp_path / name).read_text().splitlines()[:400]
+    items = [(text, 3 * i + 7) for i, text in enumerate(texts)]
+    got = windows_converter(items, source="splunk:t:1")
+    want = per_event_converter(items, source="splunk:t:1")
+    assert got[0].height > 50 and got[1].height > 10
+    assert_frame_equal(got[0], want[0])
+    assert_frame_equal(got[1], want[1])
+    assert got[2] == want[2] and sum(got[2].values()) >= 3
+    assert set(got[0]["record"].to_list()) <= {r for _, r in items}
+    empty = windows_converter([], source="splunk:t:1")
+    assert empty[0].schema == want[0].schema and empty[0].height == 0 == empty[1].height
+    assert empty[1].schema == want[1].schema and empty[2] == {}
+    assert got[0].filter(pl.col("record") == 7).height == 1  # CRAFTED[0], a 4624
 
 
 # -- the export stream reader -----------------------------------------------------------

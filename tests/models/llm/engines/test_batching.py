@@ -9,10 +9,10 @@ import pytest
 from benchmarks.support.random_model import random_llama, tiny_tokenizer
 from models.llm.config import LLMConfig
 from models.llm.engines.base import Decoding, GenerationRequest
-from models.llm.engines.local import TransformersEngine
+from models.llm.engines.hf.local import TransformersEngine
 from models.llm.errors import QueueFull, SummaryTimeout
 from models.llm.summarizer import Summarizer
-from tests.models.llm.test_grounding import make_facts
+from tests.models.llm.test_prompt import make_facts
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,7 +44,8 @@ def _requests(n: int) -> list[GenerationRequest]:
 def _engine(tiny, **cfg) -> TransformersEngine:
     model, tok = tiny
     config = LLMConfig(device="cpu", quantization="none", **cfg)
-    return TransformersEngine(config, model=model, tokenizer=tok, system_prompt=SYSTEM)
+    prefix = [{"role": "system", "content": SYSTEM}]
+    return TransformersEngine(config, model=model, tokenizer=tok, prefix_messages=prefix)
 
 
 def _reference(engine: TransformersEngine, reqs: list[GenerationRequest]) -> list[list[int]]:
@@ -161,13 +162,6 @@ async def test_batched_text_encoding_equals_per_request_encoding(tiny) -> None:
         runner = engine.runner
         reqs = _requests(3)
         texts = [runner.render(r.messages) for r in reqs]
-        prefixes = ["", "The user", "Host WS01 ->"]
-        got = runner.encode_texts(texts, prefixes)
-        tok = runner.tokenizer
-        want = [
-            runner.encode(r.messages) + (tok.encode(p, add_special_tokens=False) if p else [])
-            for r, p in zip(reqs, prefixes, strict=True)
-        ]
-        assert got == want
+        assert runner.encode_texts(texts) == [runner.encode(r.messages) for r in reqs]
     finally:
         await engine.aclose()

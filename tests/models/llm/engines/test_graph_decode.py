@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.support.random_model import random_llama
-from models.llm.engines.graph_decode import GraphDecoder
+from models.llm.engines.hf.graph_decode import GraphDecoder
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,72 @@ def test_unsupported_architecture_is_refused() -> None:
     assert not GraphDecoder.supports(NotLlama())
     with pytest.raises(ValueError, match="supports"):
         GraphDecoder(NotLlama(), eos_ids=[0], pad_id=0)
+
+
+def test_constrained_rows_follow_their_grammar_and_match_generate() -> None:
+    import torch
+
+    from benchmarks.support.random_model import tiny_tokenizer
+    from models.llm.engines.hf.runner import GrammarLogits
+    from models.llm.grammar import BatchMasks, GrammarTokenizer
+
+    torch.set_num_threads(1)
+    tok = tiny_tokenizer()
+    model = random_llama(vocab_size=len(tok), seed=4)
+    eos = [tok.eos_token_id]
+    gt = GrammarTokenizer.from_hf(tok, len(tok), eos)
+    grammars = [
+        'start: "User " ("alice" | "bob") " moved to " ("WS01" | "SRV02") "."',
+        'start: "Host " ("WS01" | "SRV02") " at 10:00 UTC."',
+        None,  # an unconstrained row in the same batch
+    ]
+    prompts = [tok.encode(t) for t in ("host WS01 to", "alert data", "user alice moved")]
+
+    def constraints():
+        return [gt.constraint(g) if g else None for g in grammars]
+
+    dec = GraphDecoder(model, eos_ids=eos, pad_id=0)
+    got = dec.generate(prompts, 16, constraints=constraints(), masks=BatchMasks(gt))
+    for row, grammar in zip(got, grammars, strict=True):
+        if grammar is None:
+            continue
+        text = tok.decode([t for t in row if t not in eos])
+        check = gt.constraint(grammar)
+        assert all(check.advance(t) for t in tok.encode(text)) and check.accepting, text
+        assert row[-1] in eos  # the grammar ended the row
+    # transformers' generate with the same grammars as a logits processor
+    for i, prompt in enumerate(prompts):
+        x = torch.tensor([prompt])
+        c = constraints()[i]
+        out = model.generate(
+            input_ids=x,
+            attention_mask=torch.ones_like(x),
+            max_new_tokens=16,
+            do_sample=False,
+            eos_token_id=eos,
+            pad_token_id=0,
+            logits_processor=[GrammarLogits([c], BatchMasks(gt))] if c else None,
+        )
+        assert out[0, len(prompt) :].tolist()[: len(got[i])] == got[i]
+
+
+def test_quantized_decoder_runs_low_bit_fused_projections(model) -> None:
+    import torch
+
+    dec = GraphDecoder(model, eos_ids=[299], pad_id=0, quantization="int8")
+    qkv, gate_up = dec._fused[0]
+    o_proj, down = dec._out[0]
+    for lin in (qkv, gate_up, o_proj, down):
+        assert lin.weight.dtype == torch.int8  # torch's int8 weight-only kernel
+    attn = model.model.layers[0].self_attn
+    rows = sum(p.weight.shape[0] for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+    assert qkv.weight.shape[0] == rows  # q, k and v fused into one quantized matmul
+    prompts = _prompts()
+    got = dec.generate(prompts, 8)
+    full = GraphDecoder(model, eos_ids=[299], pad_id=0).generate(prompts, 8)
+    assert all(len(r) == 8 for r in got)
+    # int8 weights change few greedy choices on this model
+    same = sum(
+        a == b for ra, rb in zip(got, full, strict=True) for a, b in zip(ra, rb, strict=True)
+    )
+    assert same >= 0.5 * sum(len(r) for r in full)

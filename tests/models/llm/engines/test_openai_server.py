@@ -14,18 +14,23 @@ from models.llm.errors import EngineError
 from models.llm.summarizer import Summarizer
 from service.cli import build_app
 from tests.models.llm.engines.openai_standin import OpenAIStandIn
-from tests.models.llm.test_grounding import make_facts
+from tests.models.llm.test_prompt import make_facts
 
 pytestmark = pytest.mark.asyncio
 
 
 def grounded_answer(body: dict) -> str:
-    """Answer from the fenced data, as a well-behaved model would."""
+    """Answer from the fenced data in the four labelled parts, as a good model would."""
     data = body["messages"][-1]["content"]
     user = re.search(r'user: "?([^"\n]+)"?\n', data).group(1)
-    src = re.search(r'source host: "?([^"\n]+)"?\n', data).group(1)
-    dst = re.search(r'destination hosts: "?([^",\n]+)', data).group(1)
-    return f"User {user} moved from {src} to {dst}. The score is high and rules fired."
+    path = re.search(r"path in hop order: ([^\n]+)\n", data).group(1).split(" -> ")
+    score = re.search(r"score: ([\d.]+)", data).group(1)
+    return (
+        f"What happened: {user} moved from {path[0]} to {path[1]}.\n"
+        f"Why flagged: The score is {score} because this host pair was never seen before.\n"
+        f"Check next: Review the logons on {path[1]}.\n"
+        f"Confidence: High, with a score of {score}."
+    )
 
 
 def _config(url: str, **kw) -> LLMConfig:
@@ -42,6 +47,8 @@ async def test_openai_engine_grounded_answer() -> None:
     body = server.requests[0]
     assert body["model"] == "stand-in" and body["temperature"] == 0.0
     assert body["messages"][0]["role"] == "system"
+    # the summary's grammar goes to the server (vLLM reads it with llguidance)
+    assert body["guided_grammar"].startswith("start:") and "WS01" in body["guided_grammar"]
 
 
 async def test_ungrounded_answer_is_retried_then_replaced() -> None:
@@ -55,7 +62,9 @@ async def test_ungrounded_answer_is_retried_then_replaced() -> None:
     retry = server.requests[1]
     assert retry["frequency_penalty"] > 0
     hint = retry["messages"][-1]["content"].split("</alert-data>")[1]
-    assert "rejected" in hint and "EVIL99" not in hint and "host that is not" in hint
+    assert "rejected" in hint and "EVIL99" not in hint and "about host" in hint
+    # and its grammar also bans the rejected words
+    assert "evil" in retry["guided_grammar"] and "evil" not in server.requests[0]["guided_grammar"]
 
 
 async def test_retry_can_succeed() -> None:
@@ -114,3 +123,27 @@ def test_cli_rejects_bad_facts(tmp_path) -> None:
     path.write_text(json.dumps({"alert_id": "x"}))
     res = CliRunner().invoke(build_app(), ["summarize", "--facts", str(path), "--engine", "openai"])
     assert res.exit_code != 0 and "bad.json" in res.output
+
+
+def test_cli_verify_prints_violations_last(tmp_path) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text(make_facts().model_dump_json())
+    bad = tmp_path / "bad.txt"
+    bad.write_text("alice dumped LSASS on SRV02 yesterday and reached DC07. It is benign.")
+    res = CliRunner().invoke(
+        build_app(), ["summarize", "--facts", str(facts), "--verify", str(bad), "--json"]
+    )
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["grounded"] is False
+    kinds = {(v["span"], v["kind"]) for v in out["violations"]}
+    assert {("dumped", "action"), ("yesterday", "time"), ("DC07", "host")} <= kinds
+    assert ("benign", "verdict") in kinds and all(v["reason"] for v in out["violations"])
+    good = tmp_path / "good.txt"
+    good.write_text("alice@corp.local moved from WS01 to SRV02 at 10:00 UTC (score 0.97).")
+    res = CliRunner().invoke(
+        build_app(), ["summarize", "--facts", str(facts), "--verify", str(good)]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1]) == {"grounded": True, "violations": []}
+    assert "grounded: 0 violation(s)" in res.output

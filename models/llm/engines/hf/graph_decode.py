@@ -9,10 +9,14 @@ work per step is well under 1 ms. :class:`GraphDecoder` removes that host work:
   (norms, projections, MLP, rotary table), with a KV cache of fixed shape that this
   module owns -- no dependence on transformers' ``Cache`` internals, which change
   between releases;
-* one decode step -- forward, repetition penalty, ``argmax``, end-of-text tracking, the
-  output write and the position/step counters -- is captured once as a CUDA graph per
-  (batch rows, prompt width, cache length) and replayed; the host synchronises only
-  every :data:`CHECK_EVERY` steps to see whether every row has finished;
+* one decode step is captured as two CUDA graphs per (batch rows, prompt width, cache
+  length) and replayed: the forward pass (logits into a static buffer), then the choice
+  -- the grammar's token mask, repetition penalty, ``argmax``, end-of-text tracking, the
+  output write and the position/step counters. Unconstrained, the host synchronises only
+  every :data:`CHECK_EVERY` steps to see whether every row has finished. Constrained
+  (:class:`~models.llm.grammar.Constraint` per row), the host reads each step's tokens,
+  advances the grammars and computes the next masks *while the next forward graph runs*,
+  then uploads the masks before the choice graph: the grammar costs no GPU time;
 * the prompt is prefilled eagerly in one forward pass over the left-padded batch.
 
 On CPU (and with ``graphs=False``) the same step runs eagerly; tests compare its
@@ -49,7 +53,10 @@ class _State:
     done: Any  # (B,) bool
     seen: Any  # (B, V) bool: tokens already in the row (repetition penalty)
     penalty: Any  # () float
-    graph: Any = None
+    mask: Any  # (B, ceil(V / 32)) int32: packed allowed tokens (the grammar's), -1 = all
+    logits: Any  # (B, V) float: the forward graph's output
+    forward_graph: Any = None
+    pick_graph: Any = None
 
 
 def torch_cat(a: Any, b: Any) -> Any:
@@ -59,10 +66,13 @@ def torch_cat(a: Any, b: Any) -> Any:
     return torch.cat((a, b), dim=2)
 
 
-def _fuse(linears: list[Any]) -> tuple[Any, Any] | None:
-    """One (weight, bias) for several plain ``nn.Linear`` on the same input, else None.
+def _fuse(linears: list[Any], quantization: str = "none") -> Any:
+    """One linear for several plain ``nn.Linear`` on the same input, else None.
 
-    Quantized linears (torchao tensor subclasses) are left alone and called one by one.
+    The result is a new linear holding the concatenated weights, quantized when
+    ``quantization`` is ``int8`` (:class:`Int8Linear`) or ``int4`` (torchao), so the fused
+    matmul runs the low-bit kernel. Already-quantized linears are left alone and called
+    one by one.
     """
     import torch
 
@@ -76,7 +86,54 @@ def _fuse(linears: list[Any]) -> tuple[Any, Any] | None:
     with torch.no_grad():
         weight = torch.cat([m.weight for m in linears]).detach()
         bias = None if biases[0] is None else torch.cat(biases).detach()
-    return weight, bias
+    return _linear(weight, bias, quantization)
+
+
+class Int8Linear:
+    """A weight-only int8 linear on torch's own kernel (``aten._weight_int8pack_mm``).
+
+    Per-output-channel symmetric int8 weights and one scale per channel; activations stay
+    in the model's float dtype. One kernel per matmul, so it fuses into the CUDA graph as
+    the float matmul does (torchao's int8 tensor dequantizes first: two kernels).
+    """
+
+    def __init__(self, weight: Any, bias: Any) -> None:
+        import torch
+
+        w = weight.detach().float()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)
+        self.weight = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        self.scale = scale.to(weight.dtype)
+        self.bias = bias
+        self.out_features = weight.shape[0]
+
+    def __call__(self, x: Any) -> Any:
+        import torch
+
+        flat = x.reshape(-1, x.shape[-1])
+        y = torch._weight_int8pack_mm(flat, self.weight, self.scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(*x.shape[:-1], self.out_features)
+
+
+def _linear(weight: Any, bias: Any, quantization: str) -> Any:
+    """An ``nn.Linear`` with these weights: ``int8`` on torch's int8 kernel, ``int4``
+    with torchao (``_weight_int4pack_mm``), float for ``none``."""
+    import torch
+
+    from models.llm.engines.loader import quantize_model
+
+    if quantization == "int8":
+        return Int8Linear(weight, bias)
+
+    out, inp = weight.shape
+    lin = torch.nn.Linear(inp, out, bias=bias is not None, device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        lin.weight.copy_(weight)
+        if bias is not None:
+            lin.bias.copy_(bias)
+    return quantize_model(lin.eval(), quantization, str(weight.device)) if quantization else lin
 
 
 def _rotate_half(x: Any) -> Any:
@@ -94,9 +151,20 @@ class GraphDecoder:
         eos_ids: token ids that end a row.
         pad_id: token id written after a row has ended.
         graphs: capture CUDA graphs (default: when the model is on CUDA).
+        quantization: ``none``, ``int8`` or ``int4``: the decoder's own (fused) copies of
+            the projection weights are quantized, so every matmul but the tied
+            ``lm_head`` runs a low-bit kernel (``int8``: ``_weight_int8pack_mm``;
+            ``int4``: torchao's ``_weight_int4pack_mm``).
     """
 
-    def __init__(self, model: Any, eos_ids: list[int], pad_id: int, graphs: bool | None = None):
+    def __init__(
+        self,
+        model: Any,
+        eos_ids: list[int],
+        pad_id: int,
+        graphs: bool | None = None,
+        quantization: str = "none",
+    ):
 
         if not self.supports(model):
             raise ValueError(f"GraphDecoder supports {_SUPPORTED}, not {model.config.model_type}")
@@ -114,12 +182,25 @@ class GraphDecoder:
         self.layers = list(model.model.layers)
         self.dtype = model.model.embed_tokens.weight.dtype
         self._rope: Any = None
-        # q/k/v and gate/up projections as one matmul each (a copy of those weights)
+        self._bits: Any = None
+        # q/k/v and gate/up projections as one matmul each (a copy of those weights),
+        # plus o/down copies when quantized
+        self.quantization = quantization
+        q = quantization
         self._fused = [
             (
-                _fuse([ly.self_attn.q_proj, ly.self_attn.k_proj, ly.self_attn.v_proj]),
-                _fuse([ly.mlp.gate_proj, ly.mlp.up_proj]),
+                _fuse([ly.self_attn.q_proj, ly.self_attn.k_proj, ly.self_attn.v_proj], q),
+                _fuse([ly.mlp.gate_proj, ly.mlp.up_proj], q),
             )
+            for ly in self.layers
+        ]
+        self._out = [
+            (
+                _fuse([ly.self_attn.o_proj], q) or ly.self_attn.o_proj,
+                _fuse([ly.mlp.down_proj], q) or ly.mlp.down_proj,
+            )
+            if q != "none"
+            else (ly.self_attn.o_proj, ly.mlp.down_proj)
             for ly in self.layers
         ]
         norm = self.layers[0].input_layernorm
@@ -207,7 +288,6 @@ class GraphDecoder:
         over the first K cache slots, turned here into one additive mask for all layers.
         """
         import torch
-        import torch.nn.functional as F
 
         b, q = ids.shape
         nh, nkv, d = self.n_heads, self.n_kv, self.head_dim
@@ -220,9 +300,10 @@ class GraphDecoder:
         for i, layer in enumerate(self.layers):
             attn, mlp = layer.self_attn, layer.mlp
             qkv_w, gate_up_w = self._fused[i]
+            o_proj, down_proj = self._out[i]
             x = self._norm(layer.input_layernorm, h)
             if qkv_w is not None:
-                qkv = F.linear(x, *qkv_w).view(b, q, nh + 2 * nkv, d)
+                qkv = qkv_w(x).view(b, q, nh + 2 * nkv, d)
                 qk, vs = qkv[:, :, : nh + nkv], qkv[:, :, nh + nkv :]
             else:
                 qk = torch_cat(attn.q_proj(x).view(b, q, nh, d), attn.k_proj(x).view(b, q, nkv, d))
@@ -234,11 +315,11 @@ class GraphDecoder:
             kk = st.keys[i][:, :, :kspan]
             vv = st.values[i][:, :, :kspan]
             a = self._attend(qs, kk, vv, mask, attn.scaling)
-            h = h + attn.o_proj(a.transpose(1, 2).reshape(b, q, -1))
+            h = h + o_proj(a.transpose(1, 2).reshape(b, q, -1))
             x = self._norm(layer.post_attention_layernorm, h)
             if gate_up_w is not None:
-                gate, up = F.linear(x, *gate_up_w).chunk(2, dim=-1)
-                h = h + mlp.down_proj(mlp.act_fn(gate) * up)
+                gate, up = gate_up_w(x).chunk(2, dim=-1)
+                h = h + down_proj(mlp.act_fn(gate) * up)
             else:
                 h = h + mlp(x)
         h = self._norm(self.model.model.norm, h[:, -1:])
@@ -250,22 +331,47 @@ class GraphDecoder:
 
         pen = torch.where(logits > 0, logits / st.penalty, logits * st.penalty)
         logits = torch.where(st.seen, pen, logits)
+        words, bits = self._bit_index(logits.shape[-1])
+        allowed = (st.mask[:, words] >> bits) & 1
+        logits = torch.where(allowed.bool(), logits, torch.finfo(logits.dtype).min)
         nxt = logits.argmax(dim=-1)
         nxt = torch.where(st.done, torch.full_like(nxt, self.pad_id), nxt)
         st.seen.scatter_(1, nxt[:, None], True)
         st.done.logical_or_(torch.isin(nxt, self._eos))
         return nxt
 
-    def _step(self, st: _State, width: int) -> None:
-        """One decode step on the static buffers (captured as the CUDA graph)."""
+    def _bit_index(self, vocab: int) -> tuple[Any, Any]:
+        """Word and bit of every token id in a packed mask row (static tensors)."""
+        import torch
+
+        if self._bits is None or self._bits[0].shape[0] != vocab:
+            ids = torch.arange(vocab, device=self.device, dtype=torch.int32)
+            self._bits = (ids // 32, ids % 32)
+        return self._bits
+
+    def _forward_step(self, st: _State, width: int) -> None:
+        """The decode step's forward pass into ``st.logits`` (the first CUDA graph)."""
         slot = (st.step + width).view(1)
         st.valid.index_fill_(1, slot, True)
         mask = st.valid[:, None, None, :]
-        nxt = self._pick(st, self._forward(st, st.tok, st.pos, slot, mask))
+        st.logits.copy_(self._forward(st, st.tok, st.pos, slot, mask))
+
+    def _pick_step(self, st: _State) -> None:
+        """The decode step's choice and bookkeeping (the second CUDA graph)."""
+        nxt = self._pick(st, st.logits)
         st.out.index_copy_(1, (st.step + 1).view(1), nxt[:, None])
         st.tok.copy_(nxt[:, None])
         st.pos.add_(1)
         st.step.add_(1)
+
+    def _step(self, st: _State, width: int) -> None:
+        """One decode step on the static buffers (eager, or both graphs)."""
+        if st.forward_graph is not None:
+            st.forward_graph.replay()
+            st.pick_graph.replay()
+        else:
+            self._forward_step(st, width)
+            self._pick_step(st)
 
     # -- buffers and graphs ------------------------------------------------------------------
 
@@ -290,6 +396,8 @@ class GraphDecoder:
                 done=torch.zeros(rows, device=dev, dtype=torch.bool),
                 seen=torch.zeros(rows, vocab, device=dev, dtype=torch.bool),
                 penalty=torch.ones((), device=dev, dtype=torch.float32),
+                mask=torch.full((rows, (vocab + 31) // 32), -1, device=dev, dtype=torch.int32),
+                logits=torch.zeros(rows, vocab, device=dev, dtype=torch.float32),
             )
             self._rope_table(length)
             if self.graphs:
@@ -307,13 +415,16 @@ class GraphDecoder:
         with torch.cuda.stream(side), torch.no_grad():
             for _ in range(2):  # warm-up: kernels chosen and workspaces allocated
                 st.step.zero_()  # slot ``width`` and output column 1 exist for any length
-                self._step(st, width)
+                self._forward_step(st, width)
+                self._pick_step(st)
             st.step.zero_()
         torch.cuda.current_stream(self.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad():
-            self._step(st, width)
-        st.graph = graph
+        forward, pick = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        with torch.cuda.graph(forward), torch.no_grad():
+            self._forward_step(st, width)
+        with torch.cuda.graph(pick, pool=forward.pool()), torch.no_grad():
+            self._pick_step(st)
+        st.forward_graph, st.pick_graph = forward, pick
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -323,12 +434,17 @@ class GraphDecoder:
         max_new_tokens: int,
         repetition_penalty: float = 1.0,
         width: int | None = None,
+        constraints: list[Any] | None = None,
+        masks: Any = None,
     ) -> list[list[int]]:
         """New tokens per prompt (ending with an end-of-text id when the row finished).
 
         ``batch`` rows are left-padded to ``width`` (default: the longest prompt);
         callers that want few captured graphs round the width and the number of rows
-        themselves (padding rows with copies of a real prompt).
+        themselves (padding rows with copies of a real prompt). ``constraints`` (one
+        :class:`~models.llm.grammar.Constraint` or ``None`` per row) restrict every
+        row's tokens to its grammar; ``masks`` is the
+        :class:`~models.llm.grammar.BatchMasks` that fills their bitmasks.
         """
         import torch
 
@@ -360,17 +476,34 @@ class GraphDecoder:
             eye = torch.eye(width, device=dev, dtype=torch.bool)
             mask = ((causal[None] & real[:, None, :]) | eye[None])[:, None]
             slots = torch.arange(width, device=dev)
-            first = self._pick(st, self._forward(st, ids, pos, slots, mask))
+            logits = self._forward(st, ids, pos, slots, mask)
+            grammar = _Grammar(self, st, constraints, masks) if constraints else None
+            if grammar is not None:
+                grammar.upload()
+            else:
+                st.mask.fill_(-1)
+            first = self._pick(st, logits)
             st.out[:, 0] = first
             st.tok.copy_(first[:, None])
             st.pos.copy_(pos[:, -1:] + 1)
             for k in range(1, max_new_tokens):
-                if st.graph is not None:
-                    st.graph.replay()
-                else:
+                if grammar is None:
                     self._step(st, width)
-                if k % CHECK_EVERY == 0 and bool(st.done.all()):
+                    if k % CHECK_EVERY == 0 and bool(st.done.all()):
+                        break
+                    continue
+                tokens = grammar.read()  # the previous step's tokens
+                if st.forward_graph is not None:
+                    st.forward_graph.replay()
+                else:
+                    self._forward_step(st, width)
+                if not grammar.advance(tokens):  # overlaps the forward graph
                     break
+                grammar.upload()
+                if st.pick_graph is not None:
+                    st.pick_graph.replay()
+                else:
+                    self._pick_step(st)
             out = st.out[:, :max_new_tokens].tolist()
         eos = set(self.eos_ids)
         result = []
@@ -378,3 +511,51 @@ class GraphDecoder:
             cut = next((i for i, t in enumerate(row) if t in eos), None)
             result.append(row[: cut + 1] if cut is not None else row)
         return result
+
+
+class _Grammar:
+    """Host side of constrained decoding: read tokens, advance grammars, upload masks."""
+
+    def __init__(self, decoder: GraphDecoder, st: _State, constraints: list[Any], masks: Any):
+        import torch
+
+        self.st = st
+        self.rows = st.tok.shape[0]
+        real = len(constraints)
+        self.constraints = list(constraints) + [None] * (self.rows - real)
+        self.masks = masks
+        self.eos = set(decoder.eos_ids)
+        pin = st.mask.device.type == "cuda"
+        self.host_mask = torch.full(tuple(st.mask.shape), -1, dtype=torch.int32, pin_memory=pin)
+        self.host_tok = torch.zeros(self.rows, dtype=torch.long, pin_memory=pin)
+        self.finished = [i >= real for i in range(self.rows)]  # padding rows never count
+        self.masks.fill(self.constraints, self.host_mask.numpy())
+
+    def upload(self) -> None:
+        self.st.mask.copy_(self.host_mask, non_blocking=True)
+
+    def read(self) -> list[int]:
+        """The tokens chosen by the last choice step (waits for them)."""
+        import torch
+
+        self.host_tok.copy_(self.st.tok.view(-1), non_blocking=True)
+        if self.st.tok.device.type == "cuda":
+            torch.cuda.current_stream(self.st.tok.device).synchronize()
+        return self.host_tok.tolist()
+
+    def advance(self, tokens: list[int]) -> bool:
+        """Feed the tokens to the grammars and fill the next masks; False when every row
+        has finished."""
+        for i, c in enumerate(self.constraints):
+            if self.finished[i]:
+                continue
+            tok = tokens[i]
+            if tok in self.eos:
+                self.finished[i] = True
+                self.constraints[i] = None
+            elif c is not None and not c.done and not c.advance(tok):  # not under the mask
+                self.constraints[i] = None
+        if all(self.finished):
+            return False
+        self.masks.fill(self.constraints, self.host_mask.numpy())
+        return True

@@ -1,11 +1,11 @@
 """Line splitting and field decoding of the fast LANL parse kernel (numba, inlined).
 
 :func:`split_fast` splits a plain line with two 64-byte vector compares
-(:mod:`ingest.lanl.fast.simd`); :func:`split_general` walks any line byte by byte and
+(:mod:`ingest.lanl.fast.kernels.simd`); :func:`split_general` walks any line byte by byte and
 validates it exactly like the Polars reader (:mod:`ingest.lanl.reader`), reason by
 reason; :func:`field_words` packs a field's first 16 bytes into two words and
 :func:`classify` finds a field in the mix vocabulary. Used by
-:func:`ingest.lanl.fast.kernel.parse`.
+:func:`ingest.lanl.fast.kernels.parse.parse`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ingest.lanl.fast.simd import eq_mask64, load_i64, low_bytes
-from ingest.lanl.fast.tables import inline, pack_bytes
+from ingest.lanl.fast.kernels.simd import eq_mask64, load_i64, low_bytes
+from ingest.lanl.fast.kernels.tables import inline, pack_bytes
+from ingest.lanl.fast.layout import SUCCESS_HI, SUCCESS_LO
 
 __all__ = [
     "FAST_SPAN",
@@ -51,8 +52,10 @@ def parse_time(buf, a, b):
             v = v * 10 + c
             i += np.uint64(1)
         return True, -v if neg else v
-    for i in range(a, b):
-        c = np.int64(buf[i]) - 48
+    # ``j``, not ``i``: a name reused with another type is unified across an inlined
+    # helper's loops when numba does not rebuild its SSA form (uint64 | int64 = float64)
+    for j in range(a, b):
+        c = np.int64(buf[j]) - 48
         if c < 0 or c > 9:
             return False, 0
         if v > (9223372036854775807 - c) // 10:
@@ -249,7 +252,7 @@ def split_general(buf, pos, un, fs, fe, vocab, words):
             reason = 4
         else:
             m, w0, w1 = field_words(buf, fs[8], fe[8], False)
-            sv = classify(buf, fs[8], m, w0, w1, vocab, words, 13, 15)
+            sv = classify(buf, fs[8], m, w0, w1, vocab, words, SUCCESS_LO, SUCCESS_HI)
             if sv < 0:
                 reason = 5
             fail = sv

@@ -1,27 +1,27 @@
-"""Numba kernels of the fast LANL ingest: one pass over raw auth bytes, two stages.
+"""Numba parse kernel of the fast LANL ingest: raw auth bytes to per-event arrays.
 
 :func:`parse` walks the lines of a byte range, validates them exactly like the
-Polars reader (:mod:`ingest.lanl.reader`), interns users and hosts in open-addressing
-hash tables (:mod:`ingest.lanl.fast.tables`) private to its thread, and classifies the
-mix fields (line splitting and field decoding: :mod:`ingest.lanl.fast.lines`), writing
-compact per-event arrays with those local ids. The driver parses the two halves
-of a chunk on two threads, each with its own tables, then maps new local ids to
-global ones (:func:`ingest.lanl.fast.tables.intern_ids`). The aggregate kernel
-(:func:`ingest.lanl.fast.aggregate.aggregate`) adds the
-events to edge counter rows keyed by ``(window, src_host, dst_host)``,
-translating ids through those maps. Parsing chunk i+1 overlaps aggregating chunk
-i. Both kernels are resumable: when a table is about to pass half load they
-return a ``GROW_*`` status with the position saved in ``state``; the driver
-(:mod:`ingest.lanl.fast.engine`) grows that table and calls again.
+Polars reader (:mod:`ingest.lanl.parse`), interns users and hosts in open-addressing
+hash tables (:mod:`ingest.lanl.fast.kernels.tables`) private to its thread, and looks
+the auth type, logon type, orientation and success fields up in the vocabulary
+(:data:`ingest.lanl.fast.layout.WORDS`; line splitting and field decoding:
+:mod:`ingest.lanl.fast.kernels.lines`), writing compact per-event arrays with
+those local ids: what the edge aggregate (:mod:`ingest.lanl.fast.kernels.aggregate`)
+and the events writer (:mod:`ingest.lanl.fast.events`) need. The driver parses
+the halves of a chunk on two threads, each with its own tables, then maps new
+local ids to global ones (:func:`ingest.lanl.fast.kernels.tables.intern_ids`).
+Both kernels here are resumable: when a table is about to pass half load they
+return a ``GROW_*`` status with the position saved in ``state``; the caller
+(:mod:`ingest.lanl.fast.stage`) grows that table and calls again.
 
-All state lives in arrays owned by the driver; nothing here is module state.
+All state lives in arrays owned by the caller; nothing here is module state.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ingest.lanl.fast.lines import (
+from ingest.lanl.fast.kernels.lines import (
     FAST_SPAN,
     classify,
     field_words,
@@ -29,16 +29,39 @@ from ingest.lanl.fast.lines import (
     split_general,
     time_fast,
 )
-from ingest.lanl.fast.simd import prefetch
-from ingest.lanl.fast.tables import (
+from ingest.lanl.fast.kernels.simd import prefetch
+from ingest.lanl.fast.kernels.tables import (
+    inline,
+    intern,
+    intern_hashed,
+    intern_long,
+    jit,
+    short_hash,
+)
+from ingest.lanl.fast.layout import (
+    AUTH_HI,
+    AUTH_LO,
+    BATCH,
     DONE,
+    F_AUTH,
+    F_DUSER,
+    F_LOGON,
+    F_ORIENT,
+    F_USER,
     GROW_HOSTS,
     GROW_LONGS,
     GROW_STORE,
     GROW_USERS,
+    GROW_WORDS,
+    LOGON_HI,
+    LOGON_LO,
+    LOGON_NAMED,
     N_AUTH,
     N_LOGON,
     N_ORIENT,
+    N_WORDS,
+    ORIENT_HI,
+    ORIENT_LO,
     P_END,
     P_HAS_END,
     P_HAS_START,
@@ -54,24 +77,23 @@ from ingest.lanl.fast.tables import (
     S_NLONG,
     S_NUSERS,
     S_NVALID,
+    S_NWORDS,
     S_POS,
     S_PREV,
     S_ROW,
     S_SORTED,
     S_STORE,
-    inline,
-    intern_hashed,
-    intern_long,
-    jit,
-    short_hash,
+    SCRATCH_SHAPE,
+    SUCCESS_HI,
+    SUCCESS_LO,
 )
 
-__all__ = ["parse", "resolve_long"]
+__all__ = ["parse", "resolve_long", "scratch_space"]
 
 
 @inline
 def _defer(longs, state, k, f, a, b):
-    """Record field ``f`` (0 user, 1 src, 2 dst) of kept event ``k`` for :func:`resolve_long`."""
+    """Record field ``f`` (``layout.F_*``) of kept event ``k`` for :func:`resolve_long`."""
     r = state[S_NLONG]
     longs[r, 0] = k
     longs[r, 1] = f
@@ -81,17 +103,16 @@ def _defer(longs, state, k, f, a, b):
     return -1
 
 
-#: Events per batch of :func:`parse`: their lines are split first, then their names
-#: are interned in three tight loops, so the hash-table probes of many events are
-#: in flight at once (a probe inside the long per-line loop waited for memory alone).
-BATCH = 256
-#: Field index of the user, source host and destination host.
-_NAME_FIELDS = (1, 3, 4)
+#: Line field of each batch name field: src_user, src_host, dst_host, dst_user
+#: (batch field ``f`` is deferred as ``layout.F_*`` code ``f``).
+_NAME_FIELDS = (1, 3, 4, 2)
+#: Deferred strings a batch can add: four names and three words per event.
+_DEFER_PER_EVENT = 7
 
 
 def scratch_space() -> np.ndarray:
     """The ``scratch`` array :func:`parse` works in (field bounds and a batch of names)."""
-    return np.zeros((6, 3, BATCH), np.int64)
+    return np.zeros(SCRATCH_SHAPE, np.int64)
 
 
 #: Rows of a string table prefetched ahead in :func:`_intern_batch`.
@@ -120,6 +141,16 @@ def _intern_batch(buf, k0, k1, scratch, f, ids, tab, offs, lens, store, state, s
             )
 
 
+@inline
+def _word(buf, fs, fe, fast, vocab, words, lo, hi, longs, state, k, code):
+    """Vocabulary index of a word field, or -1 (deferred to :func:`resolve_long`)."""
+    m, w0, w1 = field_words(buf, fs, fe, fast)
+    c = classify(buf, fs, m, w0, w1, vocab, words, lo, hi)
+    if c < 0:
+        return _defer(longs, state, k, code, fs, fe)
+    return lo + c
+
+
 @jit
 def parse(
     buf,
@@ -136,9 +167,14 @@ def parse(
     words,
     ev_t,
     ev_u,
+    ev_du,
     ev_src,
     ev_dst,
     ev_mix,
+    ev_wa,
+    ev_wl,
+    ev_wo,
+    ev_row,
     bad_rows,
     bad_reasons,
     longs,
@@ -146,18 +182,20 @@ def parse(
 ):
     """Parse, validate and intern the lines of ``buf[state[S_POS]:state[S_END]]``.
 
-    Kept events
-    (valid, inside the time range) go to the ``ev_*`` arrays at ``state[S_NKEPT]``:
-    time, src_user id, src/dst host ids and ``ev_mix`` = failure bit | auth column
-    << 1 | logon column << 3 | orientation column << 6 (orientation 5 = none).
-    ``vocab`` rows 0-12 are the mix values, 13-14 ``Success`` and ``Fail``
-    (see :func:`classify`). Lines are split by bit masks (:func:`split_fast`)
-    and, when unusual, byte by byte (:func:`split_general`). Names are interned
-    per batch of :data:`BATCH` events, after the batch's lines are split, in tight
-    loops with prefetching (:func:`_intern_batch`). Strings over 16 bytes are not
-    interned here: their (event, field, start, end) go to ``longs`` (id -1 for
-    now) and :func:`resolve_long` interns them after the pass. ``scratch`` is a
-    ``(6, 3, BATCH)`` int64 array (:func:`scratch_space`).
+    Kept events (valid, inside the time range) go to the ``ev_*`` arrays at
+    ``state[S_NKEPT]``: time, src_user and dst_user ids, src/dst host ids,
+    ``ev_mix`` = failure bit | auth column << 1 | logon column << 3 | orientation
+    column << 6 (orientation 5 = none), the word ids of auth type, logon type
+    and orientation (the index in ``layout.WORDS``, or ``N_WORDS`` + an extra
+    word's local id) and the line's index in the range (``ev_row``). ``vocab``
+    and ``words`` are :func:`ingest.lanl.fast.layout.vocabulary`. Lines are split
+    by bit masks (:func:`split_fast`) and, when unusual, byte by byte
+    (:func:`split_general`). Names are interned per batch of :data:`BATCH`
+    events, after the batch's lines are split, in tight loops with prefetching
+    (:func:`_intern_batch`). Names over 16 bytes and words not in the vocabulary
+    are not interned here: their (event, field, start, end) go to ``longs`` (id -1
+    for now) and :func:`resolve_long` interns them after the pass. ``scratch`` is
+    :func:`scratch_space`.
     """
     n = state[S_END]
     un = np.uint64(n)
@@ -177,8 +215,9 @@ def parse(
     status = DONE
     nbuf = len(buf)
     # the batch's names, interned after its lines are split (see the docstring):
-    # per field (0 user, 1 src, 2 dst) and event of the batch, hash, first 8 and
-    # next 8 bytes, start and length (-1: deferred long string, -2: dst == src)
+    # per name field (0 src_user, 1 src, 2 dst, 3 dst_user) and event of the batch,
+    # hash, first 8 and next 8 bytes, start and length (-1: deferred long string,
+    # -2: the same as src_user / src_host)
     b_h = scratch[1]
     b_w0 = scratch[2]
     b_w1 = scratch[3]
@@ -186,15 +225,16 @@ def parse(
     b_n = scratch[5]
     stop = False
     while pos < n and not stop:
-        # room for a whole batch: BATCH users, 2 * BATCH hosts, 3 * BATCH long strings
-        if 2 * (state[S_NUSERS] + BATCH) > len(u_tab) or state[S_NUSERS] + BATCH > len(u_offs):
+        # room for a whole batch: 2 * BATCH users and hosts, 7 * BATCH deferred strings
+        nu = state[S_NUSERS] + 2 * BATCH
+        if 2 * nu > len(u_tab) or nu > len(u_offs):
             status = GROW_USERS
             break
         nh = state[S_NHOSTS] + 2 * BATCH
         if 2 * nh > len(h_tab) or nh > len(h_offs):
             status = GROW_HOSTS
             break
-        if state[S_NLONG] + 3 * BATCH > longs.shape[0]:
+        if state[S_NLONG] + _DEFER_PER_EVENT * BATCH > longs.shape[0]:
             status = GROW_LONGS
             break
         k0 = k
@@ -207,7 +247,7 @@ def parse(
                 if 0 <= e < n:
                     ok, t = time_fast(buf, fs[0], fe[0])
                     m, w0, w1 = field_words(buf, fs[8], fe[8], True)
-                    fail = classify(buf, fs[8], m, w0, w1, vocab, words, 13, 15)
+                    fail = classify(buf, fs[8], m, w0, w1, vocab, words, SUCCESS_LO, SUCCESS_HI)
                     if not ok or fail < 0:
                         e = -1
                 else:
@@ -247,42 +287,62 @@ def parse(
             if (has_start and t < start) or (has_end and t >= end):
                 continue
             ev_t[k] = t
+            ev_row[k] = line_row
             j = k - k0
-            for f in range(3):
+            for f in range(4):
                 fa = fs[_NAME_FIELDS[f]]
                 fb = fe[_NAME_FIELDS[f]]
                 m, w0, w1 = field_words(buf, fa, fb, fast)
+                same = 1 if f == 2 else 0  # dst_host vs src_host, dst_user vs src_user
                 if m > 16:
                     _defer(longs, state, k, f, fa, fb)
                     m = -1
-                elif f == 2 and m == b_n[1, j] and w0 == b_w0[1, j] and w1 == b_w1[1, j]:
-                    m = -2  # dst == src (local logons): the same id
+                elif f >= 2 and m == b_n[same, j] and w0 == b_w0[same, j] and w1 == b_w1[same, j]:
+                    m = -2  # the same name (local logons, LANL's usual user): the same id
                 else:
                     b_h[f, j] = short_hash(w0, w1, m)
                 b_w0[f, j] = w0
                 b_w1[f, j] = w1
                 b_a[f, j] = fa
                 b_n[f, j] = m
-            m, w0, w1 = field_words(buf, fs[5], fe[5], fast)
-            au = classify(buf, fs[5], m, w0, w1, vocab, words, 0, N_AUTH)
-            m, w0, w1 = field_words(buf, fs[6], fe[6], fast)
-            lg = classify(buf, fs[6], m, w0, w1, vocab, words, N_AUTH, N_AUTH + N_LOGON)
-            m, w0, w1 = field_words(buf, fs[7], fe[7], fast)
-            orn = classify(buf, fs[7], m, w0, w1, vocab, words, N_AUTH + N_LOGON, 13)
-            if au < 0:
-                au = N_AUTH
-            if lg < 0:
-                lg = N_LOGON
-            if orn < 0:
-                orn = N_ORIENT
-            ev_mix[k] = fail | (au << 1) | (lg << 3) | (orn << 6)
+            au = _word(
+                buf, fs[5], fe[5], fast, vocab, words, AUTH_LO, AUTH_HI, longs, state, k, F_AUTH
+            )
+            lg = _word(
+                buf, fs[6], fe[6], fast, vocab, words, LOGON_LO, LOGON_HI, longs, state, k, F_LOGON
+            )
+            orn = _word(
+                buf,
+                fs[7],
+                fe[7],
+                fast,
+                vocab,
+                words,
+                ORIENT_LO,
+                ORIENT_HI,
+                longs,
+                state,
+                k,
+                F_ORIENT,
+            )
+            ev_wa[k] = au
+            ev_wl[k] = lg
+            ev_wo[k] = orn
+            # edge mix columns: the counted values, else other (none for orientation)
+            ca = au - AUTH_LO if AUTH_LO <= au < AUTH_LO + N_AUTH else N_AUTH
+            cl = lg - LOGON_NAMED if LOGON_NAMED <= lg < LOGON_NAMED + N_LOGON else N_LOGON
+            co = orn - ORIENT_LO if ORIENT_LO <= orn < ORIENT_HI else N_ORIENT
+            ev_mix[k] = fail | (ca << 1) | (cl << 3) | (co << 6)
             k += 1
         _intern_batch(buf, k0, k, scratch, 0, ev_u, u_tab, u_offs, u_lens, store, state, S_NUSERS)
         _intern_batch(buf, k0, k, scratch, 1, ev_src, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
         _intern_batch(buf, k0, k, scratch, 2, ev_dst, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        _intern_batch(buf, k0, k, scratch, 3, ev_du, u_tab, u_offs, u_lens, store, state, S_NUSERS)
         for j in range(k - k0):
             if b_n[2, j] == -2:
                 ev_dst[k0 + j] = ev_src[k0 + j]
+            if b_n[3, j] == -2:
+                ev_du[k0 + j] = ev_u[k0 + j]
     state[S_POS] = pos
     state[S_ROW] = row
     state[S_NVALID] = n_valid
@@ -294,10 +354,31 @@ def parse(
 
 @jit
 def resolve_long(
-    buf, longs, state, store, u_tab, u_offs, u_lens, h_tab, h_offs, h_lens, ev_u, ev_src, ev_dst
+    buf,
+    longs,
+    state,
+    store,
+    u_tab,
+    u_offs,
+    u_lens,
+    h_tab,
+    h_offs,
+    h_lens,
+    w_tab,
+    w_offs,
+    w_lens,
+    ev_u,
+    ev_du,
+    ev_src,
+    ev_dst,
+    ev_wa,
+    ev_wl,
+    ev_wo,
 ):
-    """Intern the long strings :func:`parse` deferred, from row ``state[S_POS]`` of ``longs``.
+    """Intern the strings :func:`parse` deferred, from row ``state[S_POS]`` of ``longs``.
 
+    Names (over 16 bytes) go to the user and host tables; words not in the
+    vocabulary to the extra-word table (``w_*``), as id ``N_WORDS`` + local id.
     Returns ``DONE`` or a ``GROW_*`` status (position saved) like :func:`parse`.
     """
     r = state[S_POS]
@@ -305,25 +386,43 @@ def resolve_long(
     while r < n:
         k, f, a, b = longs[r, 0], longs[r, 1], longs[r, 2], longs[r, 3]
         status = DONE
+        users = (f == F_USER) | (f == F_DUSER)
+        wordf = f >= F_AUTH
         if state[S_STORE] + (b - a) > len(store):
             status = GROW_STORE
-        elif f == 0 and (
+        elif users and (
             2 * (state[S_NUSERS] + 1) > len(u_tab) or state[S_NUSERS] + 1 > len(u_offs)
         ):
             status = GROW_USERS
-        elif f > 0 and (
-            2 * (state[S_NHOSTS] + 1) > len(h_tab) or state[S_NHOSTS] + 1 > len(h_offs)
+        elif wordf and (
+            2 * (state[S_NWORDS] + 1) > len(w_tab) or state[S_NWORDS] + 1 > len(w_offs)
+        ):
+            status = GROW_WORDS
+        elif (
+            not users
+            and not wordf
+            and (2 * (state[S_NHOSTS] + 1) > len(h_tab) or state[S_NHOSTS] + 1 > len(h_offs))
         ):
             status = GROW_HOSTS
         if status != DONE:
             state[S_POS] = r
             return status
-        if f == 0:
+        if f == F_USER:
             ev_u[k] = intern_long(buf, a, b, u_tab, u_offs, u_lens, store, state, S_NUSERS)
+        elif f == F_DUSER:
+            ev_du[k] = intern_long(buf, a, b, u_tab, u_offs, u_lens, store, state, S_NUSERS)
         elif f == 1:
             ev_src[k] = intern_long(buf, a, b, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
-        else:
+        elif f == 2:
             ev_dst[k] = intern_long(buf, a, b, h_tab, h_offs, h_lens, store, state, S_NHOSTS)
+        else:
+            w = N_WORDS + intern(buf, a, b, w_tab, w_offs, w_lens, store, state, S_NWORDS)
+            if f == F_AUTH:
+                ev_wa[k] = w
+            elif f == F_LOGON:
+                ev_wl[k] = w
+            else:
+                ev_wo[k] = w
         r += 1
     state[S_POS] = r
     return DONE

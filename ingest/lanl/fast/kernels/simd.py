@@ -24,7 +24,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ingest.lanl.fast.tables import inline
+from ingest.lanl.fast.kernels.tables import inline
 
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)

@@ -12,7 +12,7 @@ pytest.importorskip("numba")
 import numba
 
 from ingest.lanl import ingest_lanl
-from ingest.lanl.fast.simd import eq_mask64, load_i64, low_bytes
+from ingest.lanl.fast.kernels.simd import eq_mask64, load_i64, low_bytes
 from tests.builders import lanl_line
 from tests.builders import write_lanl as write_lines
 from tests.ingest.lanl.fast.test_driver import ODD_LINES, both, edges_frame

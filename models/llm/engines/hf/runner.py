@@ -4,7 +4,7 @@
 prompt. ``generate_one`` reuses that cached prefix (prefix caching: the system
 prompt's keys and values are computed once, then copied per request);
 ``generate_batch`` left-pads a batch; on CUDA it decodes Llama-architecture models
-with :class:`models.llm.engines.graph_decode.GraphDecoder` (static KV cache, one CUDA graph per
+with :class:`models.llm.engines.hf.graph_decode.GraphDecoder` (static KV cache, one CUDA graph per
 decode step, no per-step host work) and other models with transformers' static cache
 and ``torch.compile``. Prompt lengths and batch sizes are rounded up to buckets so few
 graphs are captured.
@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from models.llm.engines.base import Decoding, GenerationOutput
-from models.llm.engines.graph_decode import GraphDecoder
+from models.llm.engines.hf.graph_decode import GraphDecoder
 
 #: Batch sizes the static path pads to (CUDA graphs are captured per shape).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -46,11 +46,15 @@ class HFRunner:
         model: a transformers causal LM in eval mode.
         tokenizer: its tokenizer (chat template required).
         device: ``cpu`` or ``cuda[:N]``.
-        system_prompt: the shared system prompt whose KV cache is reused.
+        prefix: the conversation start shared by every prompt (chat messages, or a
+            system prompt as text), whose KV cache is reused.
         compile: on CUDA, decode padded batches with CUDA graphs (``GraphDecoder`` for
             Llama-architecture models, else a static cache and ``torch.compile``).
         graph_decoder: set False to use transformers' static cache + ``torch.compile``
             even for Llama models (the benchmark's comparison row).
+        quantization: weight quantization of the graph decoder's own projection copies
+            (``none``, ``int8``, ``int4``); the caller quantizes the model itself when no
+            graph decoder runs.
     """
 
     def __init__(
@@ -58,9 +62,10 @@ class HFRunner:
         model: Any,
         tokenizer: Any,
         device: str,
-        system_prompt: str,
+        prefix: list[dict[str, str]] | str,
         compile: bool = True,
         graph_decoder: bool = True,
+        quantization: str = "none",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -75,18 +80,24 @@ class HFRunner:
         self.eos_ids = sorted(i for i in ids if isinstance(i, int) and i >= 0)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.eos_ids[0]
-        self.system_prompt = system_prompt
+        if isinstance(prefix, str):
+            prefix = [{"role": "system", "content": prefix}]
+        self.prefix_messages = prefix
         self._system: tuple[str, list[int]] | None = None
+        self._grammar: Any = None
         self._special_tokens = [
             t for t in tokenizer.all_special_tokens if t and t not in ("<unk>",)
         ] + [t for t in getattr(tokenizer, "added_tokens_encoder", {}) if t]
-        self.prefix_ids = encode_chat(
-            tokenizer, [{"role": "system", "content": system_prompt}], generation_prompt=False
-        )
+        self.prefix_ids = encode_chat(tokenizer, prefix, generation_prompt=False)
         self._prefix_cache: Any = None
         self._graph: GraphDecoder | None = None
         if self.compile and graph_decoder and GraphDecoder.supports(model):
-            self._graph = GraphDecoder(model, self.eos_ids, self.pad_id)
+            self._graph = GraphDecoder(model, self.eos_ids, self.pad_id, quantization=quantization)
+
+    @property
+    def graph_decoder(self) -> GraphDecoder | None:
+        """The CUDA-graph decoder in use, if any."""
+        return self._graph
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -100,14 +111,14 @@ class HFRunner:
             messages, add_generation_prompt=True, tokenize=False
         )
 
-    def encode_texts(self, texts: list[str], prefixes: list[str]) -> list[list[int]]:
-        """Token ids of rendered prompts, each followed by its answer prefix's ids.
+    def encode_texts(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of rendered prompts.
 
-        The shared system turn is tokenized once (its ids are cached): a text that
-        starts with it and continues with a special token -- where the tokenizer splits
-        anyway -- gets those ids plus the ids of the rest. The rest goes through one
-        batched call (the fast tokenizer spreads it over threads). The ids equal
-        :meth:`encode` of the messages plus the separately encoded prefix.
+        The shared prefix is tokenized once (its ids are cached): a text that starts with
+        it and continues with a special token -- where the tokenizer splits anyway -- gets
+        those ids plus the ids of the rest. The rest goes through one batched call (the
+        fast tokenizer spreads it over threads). The ids equal :meth:`encode` of the
+        messages.
         """
         tok = self.tokenizer
         head, head_ids = self._system_text()
@@ -115,19 +126,40 @@ class HFRunner:
         ids = tok([t[c:] for t, c in zip(texts, cut, strict=True)], add_special_tokens=False)[
             "input_ids"
         ]
-        ids = [(head_ids if c else []) + list(i) for i, c in zip(ids, cut, strict=True)]
-        if any(prefixes):
-            extra = tok(prefixes, add_special_tokens=False)["input_ids"]
-            ids = [a + (list(b) if p else []) for a, b, p in zip(ids, extra, prefixes, strict=True)]
-        return ids
+        return [(head_ids if c else []) + list(i) for i, c in zip(ids, cut, strict=True)]
+
+    def constraints(self, grammars: list[str | None]) -> list[Any]:
+        """One grammar state per prompt (``None`` where unconstrained)."""
+        from models.llm.grammar import BatchMasks, GrammarTokenizer
+
+        if not any(grammars):
+            return [None] * len(grammars)
+        if self._grammar is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            gt = GrammarTokenizer.from_hf(self.tokenizer, vocab, self.eos_ids)
+            gt.check(lambda text: self.tokenizer.encode(text, add_special_tokens=False))
+            self._grammar = (gt, BatchMasks(gt))
+        gt = self._grammar[0]
+        todo = [g for g in grammars if g]
+        if len(todo) == 1:
+            return [gt.constraint(g) if g else None for g in grammars]
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+            made = iter(list(pool.map(gt.constraint, todo)))  # llguidance drops the GIL
+        return [next(made) if g else None for g in grammars]
+
+    @property
+    def masks(self) -> Any:
+        """The :class:`~models.llm.grammar.BatchMasks` of this runner's vocabulary."""
+        return self._grammar[1] if self._grammar is not None else None
 
     def _system_text(self) -> tuple[str, list[int]]:
         """The rendered system turn and its token ids (computed once)."""
         if self._system is None:
             text = self.tokenizer.apply_chat_template(
-                [{"role": "system", "content": self.system_prompt}],
-                add_generation_prompt=False,
-                tokenize=False,
+                self.prefix_messages, add_generation_prompt=False, tokenize=False
             )
             self._system = (text, self.tokenizer(text, add_special_tokens=False)["input_ids"])
         return self._system
@@ -151,6 +183,7 @@ class HFRunner:
         return kwargs
 
     def _output(self, prompt_len: int, new: list[int], cached: int = 0) -> GenerationOutput:
+        """Decode ``new`` tokens (cut at the first end-of-text) into an output."""
         cut = next((i for i, t in enumerate(new) if t in self.eos_ids), None)
         ended = cut is not None
         count = cut + 1 if cut is not None else len(new)
@@ -177,24 +210,39 @@ class HFRunner:
     # -- generation ---------------------------------------------------------------------
 
     def generate_one(
-        self, ids: list[int], decoding: Decoding, reuse_prefix: bool = True
+        self,
+        ids: list[int],
+        decoding: Decoding,
+        reuse_prefix: bool = True,
+        grammar: str | None = None,
     ) -> GenerationOutput:
-        """Generate for one prompt, reusing the system prompt's KV cache when it is a prefix."""
+        """Generate for one prompt, reusing the prefix's KV cache when it is a prefix."""
         import torch
 
         n = len(self.prefix_ids)
         use_prefix = reuse_prefix and len(ids) > n and ids[:n] == self.prefix_ids
         with self.lock, torch.no_grad():
             kwargs = self._gen_kwargs(decoding)
+            constraints = self.constraints([grammar])
+            if constraints[0] is not None:
+                kwargs["logits_processor"] = [GrammarLogits(constraints, self.masks)]
             if use_prefix:
                 kwargs["past_key_values"] = copy.deepcopy(self.prefix_cache())
             x = torch.tensor([ids], device=self.device)
             out = self.model.generate(input_ids=x, attention_mask=torch.ones_like(x), **kwargs)
         return self._output(len(ids), out[0, len(ids) :].tolist(), n if use_prefix else 0)
 
-    def generate_batch(self, batch: list[list[int]], decoding: Decoding) -> list[GenerationOutput]:
-        """Generate for a left-padded batch; on CUDA with a compiled static cache."""
+    def generate_batch(
+        self,
+        batch: list[list[int]],
+        decoding: Decoding,
+        grammars: list[str | None] | None = None,
+    ) -> list[GenerationOutput]:
+        """Generate for a left-padded batch; on CUDA with CUDA graphs (or a compiled
+        static cache); ``grammars`` constrain the rows (``None`` entries do not)."""
         import torch
+
+        constraints = self.constraints(list(grammars or [None] * len(batch)))
 
         rows = len(batch)
         width = max(len(ids) for ids in batch)
@@ -207,7 +255,12 @@ class HFRunner:
             penalty = Decoding.STRICT_REPETITION_PENALTY if decoding.strict else 1.0
             with self.lock:
                 new_rows = self._graph.generate(
-                    padded, decoding.max_new_tokens, penalty, width=width
+                    padded,
+                    decoding.max_new_tokens,
+                    penalty,
+                    width=width,
+                    constraints=constraints if any(constraints) else None,
+                    masks=self.masks,
                 )
             return [self._output(len(batch[i]), new_rows[i]) for i in range(len(batch))]
         x = torch.full((rows, width), self.pad_id, dtype=torch.long)
@@ -216,6 +269,9 @@ class HFRunner:
             x[i, width - len(ids) :] = torch.tensor(ids)
             mask[i, width - len(ids) :] = 1
         kwargs = self._gen_kwargs(decoding)
+        if any(constraints):
+            rows_c = constraints + [None] * (rows - len(constraints))
+            kwargs["logits_processor"] = [GrammarLogits(rows_c, self.masks)]
         if self.compile:
             kwargs["cache_implementation"] = "static"
         else:
@@ -226,3 +282,34 @@ class HFRunner:
             )
         new = out[:, width:].tolist()
         return [self._output(len(batch[i]), new[i]) for i in range(len(batch))]
+
+
+class GrammarLogits:
+    """A transformers logits processor applying one grammar per row (``generate``'s path).
+
+    Each call first advances every row's grammar with the token chosen last, then masks
+    the scores to the tokens the grammars allow (only end of text once a grammar has
+    ended). Rows without a grammar are left alone.
+    """
+
+    def __init__(self, constraints: list[Any], masks: Any) -> None:
+        self.constraints = list(constraints)
+        self.masks = masks
+        self.started = False
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+        import torch
+
+        if self.started:
+            last = input_ids[:, -1].tolist()
+            for i, c in enumerate(self.constraints):
+                if c is not None and not c.done and not c.advance(last[i]):
+                    self.constraints[i] = None
+        self.started = True
+        rows, vocab = scores.shape
+        mask = np.full((rows, (vocab + 31) // 32), -1, dtype=np.int32)
+        self.masks.fill(self.constraints, mask)
+        bits = np.unpackbits(mask.view(np.uint8), axis=1, bitorder="little")[:, :vocab]
+        allowed = torch.from_numpy(bits.astype(bool)).to(scores.device)
+        return scores.masked_fill(~allowed, float("-inf"))

@@ -6,7 +6,8 @@ the oldest requests that share decoding settings (up to ``batch_size``, waiting
 (or one by one with prefix reuse in ``sequential`` mode), and resolves each
 caller's future. A caller cancelled before its batch starts is dropped from it.
 Prompts submitted as text (``submit_text``) are tokenized in the batch's thread with
-one batched tokenizer call, off the event loop.
+one batched tokenizer call, off the event loop. Each request may carry a grammar: the
+runner constrains that row to it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from models.llm.engines.base import Decoding, GenerationOutput
-from models.llm.engines.runner import HFRunner
+from models.llm.engines.hf.runner import HFRunner
 from models.llm.errors import SummarizerClosed
 
 
 @dataclass
 class _Item:
-    ids: list[int] | None  # None: tokenize ``text`` + ``prefix`` with the batch
+    ids: list[int] | None  # None: tokenize ``text`` with the batch
     decoding: Decoding
     future: asyncio.Future[GenerationOutput] = field(repr=False)
     text: str = ""
-    prefix: str = ""
+    grammar: str | None = None
 
 
 class BatchCollector:
@@ -74,21 +75,25 @@ class BatchCollector:
             if not item.future.done():
                 item.future.set_exception(SummarizerClosed("engine closed"))
 
-    async def submit(self, ids: list[int], decoding: Decoding) -> GenerationOutput:
+    async def submit(
+        self, ids: list[int], decoding: Decoding, grammar: str | None = None
+    ) -> GenerationOutput:
         """Queue one prompt and wait for its completion."""
-        return await self._submit(ids, decoding)
+        return await self._submit(ids, decoding, "", grammar)
 
-    async def submit_text(self, text: str, prefix: str, decoding: Decoding) -> GenerationOutput:
-        """Queue a rendered prompt (``text``, then ``prefix`` tokenized on its own)."""
-        return await self._submit(None, decoding, text, prefix)
+    async def submit_text(
+        self, text: str, decoding: Decoding, grammar: str | None = None
+    ) -> GenerationOutput:
+        """Queue a rendered prompt (tokenized with its batch, off the event loop)."""
+        return await self._submit(None, decoding, text, grammar)
 
     async def _submit(
-        self, ids: list[int] | None, decoding: Decoding, text: str = "", prefix: str = ""
+        self, ids: list[int] | None, decoding: Decoding, text: str, grammar: str | None
     ) -> GenerationOutput:
         if self._task is None:
             raise SummarizerClosed("engine not started")
         future: asyncio.Future[GenerationOutput] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Item(ids, decoding, future, text, prefix))
+        self._pending.append(_Item(ids, decoding, future, text, grammar))
         self._wake.set()
         return await future
 
@@ -96,12 +101,15 @@ class BatchCollector:
         """Tokenize what came as text (one batched call), then generate (in a thread)."""
         todo = [item for item in batch if item.ids is None]
         if todo:
-            encoded = self.runner.encode_texts([i.text for i in todo], [i.prefix for i in todo])
+            encoded = self.runner.encode_texts([i.text for i in todo])
             for item, ids in zip(todo, encoded, strict=True):
                 item.ids = ids
         if self.mode == "sequential":
-            return [self.runner.generate_one(batch[0].ids, batch[0].decoding)]
-        return self.runner.generate_batch([b.ids for b in batch], batch[0].decoding)
+            one = batch[0]
+            return [self.runner.generate_one(one.ids, one.decoding, grammar=one.grammar)]
+        return self.runner.generate_batch(
+            [b.ids for b in batch], batch[0].decoding, [b.grammar for b in batch]
+        )
 
     def _take(self) -> list[_Item]:
         while self._pending and self._pending[0].future.done():

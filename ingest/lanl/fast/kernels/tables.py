@@ -2,7 +2,7 @@
 
 Every table is an open-addressing array owned by the driver (:mod:`ingest.lanl.fast.engine`);
 nothing here is module state. Empty cells hold -1. The layout constants (state
-slots, edge counter columns) are shared with the kernels of :mod:`ingest.lanl.fast.kernel`.
+slots, edge counter columns) are in :mod:`ingest.lanl.fast.layout`.
 """
 
 from __future__ import annotations
@@ -10,60 +10,20 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-# -- state slots (int64 array) -------------------------------------------------------------
-S_POS, S_ROW = 0, 1
-S_NUSERS, S_NHOSTS, S_NCATS, S_STORE = 2, 3, 4, 5
-S_NEDGES, S_NUSET, S_NCAND = 6, 7, 8
-S_NVALID, S_LO, S_HI, S_SORTED, S_PREV = 9, 10, 11, 12, 13
-S_NKEPT, S_KLO, S_KHI, S_WMAX = 14, 15, 16, 17
-S_BAD = 18  # 6 reason counters: 18..23
-S_NBADEX = 24
-S_END, S_FIRST = 25, 26  # parse: end of the byte range; first valid time
-S_NLONG = 27  # parse: deferred long strings (see lanl_kernel.resolve_long)
-STATE_SIZE = 32
-
-# -- params (int64 array) ------------------------------------------------------------------
-P_HAS_START, P_START, P_HAS_END, P_END, P_WINDOW, P_NRT, P_FLUSHED = range(7)
-PARAMS_SIZE = 8
-
-# -- statuses ------------------------------------------------------------------------------
-DONE, GROW_USERS, GROW_HOSTS, GROW_STORE = 0, 1, 2, 4
-GROW_EDGES, GROW_USET, GROW_CAND, UNSORTED = 5, 6, 7, 8
-GROW_LONGS = 9
-
-#: ``words`` of :func:`parse`: 0-2 auth, 3-7 logon, 8-12 orientation values, 13-14 success.
-N_AUTH, N_LOGON, N_ORIENT = 3, 5, 5
-
-# -- edge counter rows ----------------------------------------------------------------------
-# One row per (window, src_host, dst_host) slot: 16 int64 words = 128 bytes, two cache
-# lines on a 64-byte-aligned table (:func:`aligned_rows`), so adding an event touches
-# at most two lines. Words 0-7 are int64 (``acc[slot, A_*]``); words 7-15 also hold
-# int32 counters, addressed through the int32 view ``acc32 = acc.view(np.int32)``
-# (``acc32[slot, C_*]``, two per word).
-A_WIN, A_SD = 0, 1  # window; src host id << 32 | dst host id
-A_COUNT = 2
-# The slot's first two users (-1: none yet): repeats of them skip the user set, which
-# then holds only third and later users (few), so it stays small and cheap to rebuild.
-A_USER1, A_USER2 = 3, 4
-A_FIRST, A_LAST = 5, 6
-N_ACC = 16
-C_USERS, C_LABELED = 14, 15  # in word 7
-C_FAIL = 16  # line 2: failures, then the mix
-C_AUTH = 17  # 3 named + other: 17..20
-C_LOGON = 21  # 5 named + other: 21..26
-C_ORIENT = 27  # 5 named: 27..31
-#: Columns of :func:`gather_columns`: window, src id, dst id, then these counters.
-OUT_COUNTERS = 21
-HOST_BITS = 32
-HOST_MASK = (1 << HOST_BITS) - 1
-
-
-def aligned_rows(n: int) -> np.ndarray:
-    """A zeroed ``(n, N_ACC)`` int64 counter table whose rows start on 64-byte lines."""
-    raw = np.zeros(n * N_ACC + 8, np.int64)
-    skip = (-raw.ctypes.data % 64) // 8
-    return raw[skip : skip + n * N_ACC].reshape(n, N_ACC)
-
+from ingest.lanl.fast.layout import (
+    A_COUNT,
+    A_FIRST,
+    A_LAST,
+    A_SD,
+    A_WIN,
+    C_FAIL,
+    C_LABELED,
+    C_ORIENT,
+    C_USERS,
+    HOST_BITS,
+    HOST_MASK,
+    S_STORE,
+)
 
 _FNV_OFFSET = -3750763034362895579  # 14695981039346656037 as int64
 _FNV_PRIME = 1099511628211
@@ -239,10 +199,9 @@ def edge_hash(w, s, d):
     return mix(w * _GOLDEN + s * 1000003 + d * 998244353 + 12345)
 
 
-# An edge-table entry is ``tag << 32 | slot`` (-1 when empty): the tag (31 high bits
-# of the key's hash) tells most non-matching entries apart without reading their
-# counter row, which is far away in memory.
-SLOT_MASK = 0xFFFFFFFF
+# An edge-table entry is ``tag << 32 | slot`` (-1 when empty, ``layout.SLOT_MASK``):
+# the tag (31 high bits of the key's hash) tells most non-matching entries apart
+# without reading their counter row, which is far away in memory.
 
 
 @inline
@@ -362,12 +321,3 @@ def in_set(keys, t):
         if k == t:
             return True
         i = (i + 1) & mask
-
-
-@jit
-def count_byte(buf, c):
-    """How many bytes of ``buf`` equal ``c``."""
-    n = 0
-    for x in buf:
-        n += x == c
-    return n

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from models.llm.engines.base import Decoding, GenerationOutput
-from models.llm.engines.runner import HFRunner
+from models.llm.engines.hf.runner import HFRunner
 from models.llm.errors import EngineError, SummarizerClosed
 
 

@@ -2,9 +2,9 @@
 
 Loads the model from local files (:mod:`models.llm.engines.loader`), applies weight-only
 quantization (:mod:`models.llm.engines.loader`), and serves concurrent requests through
-continuous batching (:mod:`models.llm.engines.continuous`), padded static batches with
+continuous batching (:mod:`models.llm.engines.hf.continuous`), padded static batches with
 compiled CUDA-graph decoding, or sequential generation with prefix reuse
-(:mod:`models.llm.engines.batching`).
+(:mod:`models.llm.engines.hf.batching`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from typing import Any
 
 from models.llm.config import LLMConfig
 from models.llm.engines.base import GenerationOutput, GenerationRequest
-from models.llm.engines.batching import BatchCollector
-from models.llm.engines.continuous import ContinuousBridge
+from models.llm.engines.hf.batching import BatchCollector
+from models.llm.engines.hf.continuous import ContinuousBridge
+from models.llm.engines.hf.graph_decode import GraphDecoder
+from models.llm.engines.hf.runner import HFRunner
 from models.llm.engines.loader import default_quantization, quantize_model
-from models.llm.engines.runner import HFRunner
 from models.llm.errors import EngineError, SummarizerClosed
-from models.llm.prompt import SYSTEM_PROMPT
 
-#: Batching mode per device type when ``LLMConfig.batching == "auto"``.
-DEFAULT_BATCHING = {"cpu": "continuous", "cuda": "static"}
+#: Batching mode per device type when ``LLMConfig.batching == "auto"`` (static batches
+#: apply the grammar; transformers' continuous batching manager cannot).
+DEFAULT_BATCHING = {"cpu": "static", "cuda": "static"}
 
 
 def default_batching(device: str) -> str:
@@ -38,7 +39,8 @@ class TransformersEngine:
         model, tokenizer: an already loaded model and tokenizer (tests and benchmarks
             pass a small random model); when omitted, loaded from ``config`` on start.
         model_name: name reported in results when ``model`` is given.
-        system_prompt: the shared system prompt whose KV cache is reused.
+        prefix_messages: the conversation start shared by every request (default: the
+            prompt builder's system prompt and worked example).
     """
 
     def __init__(
@@ -47,8 +49,12 @@ class TransformersEngine:
         model: Any = None,
         tokenizer: Any = None,
         model_name: str = "custom",
-        system_prompt: str = SYSTEM_PROMPT,
+        prefix_messages: list[dict[str, str]] | None = None,
     ) -> None:
+        if prefix_messages is None:
+            from models.llm.prompt import PromptBuilder
+
+            prefix_messages = PromptBuilder().prefix_messages()
         self.config = config
         self.model_name = model_name
         self.quantization = "none"
@@ -56,7 +62,7 @@ class TransformersEngine:
         self.device = "cpu"
         self._model = model
         self._tokenizer = tokenizer
-        self._system_prompt = system_prompt
+        self._prefix_messages = prefix_messages
         self.runner: HFRunner | None = None
         self._collector: BatchCollector | None = None
         self._bridge: ContinuousBridge | None = None
@@ -96,12 +102,24 @@ class TransformersEngine:
         quant = cfg.quantization
         if quant == "auto":
             quant = default_quantization(self.device)
-        quantize_model(self._model, quant, self.device)
         self.quantization = quant
         if self.mode == "auto":
             self.mode = default_batching(self.device)
+        graphs = self.mode == "static" and cfg.compile and self.device.startswith("cuda")
+        if graphs and GraphDecoder.supports(self._model):
+            # the graph decoder quantizes its own fused copies of the projections
+            self.runner = HFRunner(
+                self._model,
+                self._tokenizer,
+                self.device,
+                self._prefix_messages,
+                compile=cfg.compile,
+                quantization=quant,
+            )
+            return
+        quantize_model(self._model, quant, self.device)
         self.runner = HFRunner(
-            self._model, self._tokenizer, self.device, self._system_prompt, compile=cfg.compile
+            self._model, self._tokenizer, self.device, self._prefix_messages, compile=cfg.compile
         )
 
     async def aclose(self) -> None:
@@ -115,23 +133,19 @@ class TransformersEngine:
         self.runner = None
 
     async def generate(self, request: GenerationRequest) -> GenerationOutput:
-        """Generate one completion (batched with concurrent calls)."""
+        """Generate one completion (batched with concurrent calls).
+
+        Continuous batching (transformers' manager) cannot apply ``request.grammar``:
+        there the answer is unconstrained, and only the verifier checks it.
+        """
         if self.runner is None:
             raise SummarizerClosed("engine not started")
-        prefix = request.answer_prefix
         if self._bridge is not None:
             ids = self.runner.encode(request.messages)
-            if prefix:
-                ids = ids + self.runner.tokenizer.encode(prefix, add_special_tokens=False)
-            out = await self._bridge.submit(ids, request.decoding)
-        else:
-            assert self._collector is not None
-            text = self.runner.render(request.messages)
-            out = await self._collector.submit_text(text, prefix or "", request.decoding)
-        if prefix:
-            sep = "" if out.text[:1].isspace() or not out.text else " "
-            out.text = prefix + sep + out.text
-        return out
+            return await self._bridge.submit(ids, request.decoding)
+        assert self._collector is not None
+        text = self.runner.render(request.messages)
+        return await self._collector.submit_text(text, request.decoding, request.grammar)
 
     @property
     def batches(self) -> list[int]:

@@ -1,14 +1,16 @@
 """Numba aggregate kernel of the fast LANL ingest: parsed events -> edge counter rows.
 
-:func:`aggregate` adds the events of one parsed part (:mod:`ingest.lanl.fast.kernel`) to
-rows keyed by ``(window, src_host, dst_host)`` in an open-addressing table
-(:mod:`ingest.lanl.fast.tables`); distinct users go through a set of (slot, user) keys.
+:func:`aggregate` adds the events of one parsed part (:mod:`ingest.lanl.fast.kernels.parse`)
+to rows keyed by ``(window, src_host, dst_host)`` in an open-addressing table
+(:mod:`ingest.lanl.fast.kernels.tables`); distinct users go through a set of (slot, user)
+keys.
 """
 
 from __future__ import annotations
 
-from ingest.lanl.fast.simd import prefetch
-from ingest.lanl.fast.tables import (
+from ingest.lanl.fast.kernels.simd import prefetch
+from ingest.lanl.fast.kernels.tables import edge_hash, edge_tag, inline, jit, set_add
+from ingest.lanl.fast.layout import (
     A_COUNT,
     A_FIRST,
     A_LAST,
@@ -18,21 +20,20 @@ from ingest.lanl.fast.tables import (
     A_WIN,
     C_AUTH,
     C_FAIL,
+    C_LABELED,
     C_LOGON,
     C_ORIENT,
     C_USERS,
     DONE,
-    GROW_CAND,
     GROW_EDGES,
     GROW_USET,
     HOST_BITS,
-    HOST_MASK,
     N_ACC,
     N_ORIENT,
     P_FLUSHED,
-    P_NRT,
+    P_LABELS,
     P_WINDOW,
-    S_NCAND,
+    RING,
     S_NEDGES,
     S_NKEPT,
     S_NUSET,
@@ -40,12 +41,6 @@ from ingest.lanl.fast.tables import (
     S_WMAX,
     SLOT_MASK,
     UNSORTED,
-    edge_hash,
-    edge_tag,
-    in_set,
-    inline,
-    jit,
-    set_add,
 )
 
 #: Look-ahead of :func:`aggregate`'s software pipeline, in events: the edge-table
@@ -54,7 +49,6 @@ from ingest.lanl.fast.tables import (
 #: modulo ``RING``).
 AHEAD_TAB = 16
 AHEAD_ROW = 8
-RING = 32
 
 
 @inline
@@ -79,12 +73,11 @@ def aggregate(
     ev_src,
     ev_dst,
     ev_mix,
+    label,
     e_tab,
     acc,
     acc32,
     uset,
-    rt_times,
-    cand,
     umap,
     hmap,
     ring,
@@ -92,9 +85,9 @@ def aggregate(
     """Add kept events ``state[S_POS] .. state[S_NKEPT]-1`` to the edge counters.
 
     The events carry a parse thread's local ids: ``umap`` and ``hmap`` give the
-    global user and host ids. ``cand`` rows are (time, src_user, src_host,
-    dst_host, slot) of events whose time is a red-team time (label candidates).
-    ``acc32`` is the int32 view of ``acc`` (see :mod:`ingest.lanl.fast.tables`).
+    global user and host ids. ``label[k]`` (0 or 1) is added to the slot's
+    labelled events when ``params[P_LABELS]`` is set. ``acc32`` is the int32 view of
+    ``acc`` (see :mod:`ingest.lanl.fast.layout`).
     The counter rows are far apart in memory, so the loop is a software pipeline:
     while event ``k`` is added, the table entry of event ``k + AHEAD_TAB`` and the
     counter row that entry names for event ``k + AHEAD_ROW`` are prefetched
@@ -102,7 +95,7 @@ def aggregate(
     ``(RING, 4)`` int64 scratch array.
     """
     ws = params[P_WINDOW]
-    check_rt = params[P_NRT] > 0
+    labels = params[P_LABELS] != 0
     flushed = params[P_FLUSHED]
     n = state[S_NKEPT]
     k = state[S_POS]
@@ -117,9 +110,6 @@ def aggregate(
         if 2 * (state[S_NUSET] + 1) > len(uset):
             state[S_POS] = k
             return GROW_USET
-        if state[S_NCAND] + 1 > cand.shape[0]:
-            state[S_POS] = k
-            return GROW_CAND
         q = k + AHEAD_TAB
         if q < n:
             _locate(q, ring, ev_t, ev_src, ev_dst, hmap, ws, mask)
@@ -189,14 +179,8 @@ def aggregate(
             acc[s, A_FIRST] = t
         if t > acc[s, A_LAST]:
             acc[s, A_LAST] = t
-        if check_rt and in_set(rt_times, t):
-            c = state[S_NCAND]
-            cand[c, 0] = t
-            cand[c, 1] = su
-            cand[c, 2] = sd >> HOST_BITS
-            cand[c, 3] = sd & HOST_MASK
-            cand[c, 4] = s
-            state[S_NCAND] = c + 1
+        if labels:
+            acc32[s, C_LABELED] += label[k]
         k += 1
     state[S_POS] = k
     return DONE
