@@ -116,6 +116,15 @@ class AlertRecord:
     evidence: list[str] = field(default_factory=list)
     src_ips: list[str] = field(default_factory=list)
     severity: str = "low"
+    suppressed: bool = False
+    suppressed_reason: str = ""
+    occurrences: list[int] = field(default_factory=list)
+    stage_score: float = 0.0
+
+    @property
+    def priority(self) -> float:
+        """Sort key of the triage queue: severity rank, then score (``rank + 0.999 * score``)."""
+        return severity_rank(self.severity) + 0.999 * min(max(self.score, 0.0), 1.0)
 
     @property
     def score(self) -> float:

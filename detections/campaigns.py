@@ -1,12 +1,21 @@
 """Campaigns: alerts linked into one lateral movement, with the hop path in order.
 
-Two alerts are linked when, within ``span_seconds`` of each other,
-- they share a user (a person, not a machine account ``HOST$``), or
-- one continues where the other ended: the second's ``src_host`` is the first's
-  ``dst_host`` and it starts no earlier than the first started (a chain of hosts).
+Two alerts are linked when, within ``span_seconds`` of each other (an alert spans its
+first to last occurrence),
 
-Linking is transitive (union-find), so a campaign is a connected component with
-at least ``min_alerts`` alerts. Pure: alert-like objects in, campaign records out.
+- they share a person's account (not a machine account ``HOST$``) and neither was made
+  from a host where that person is logged on (its facts say ``logged_on_at_source``): a
+  credential carried around, not its owner at work;
+- one continues where the other ended: the later one's ``src_host`` is the earlier
+  one's ``dst_host``, unless the later one is its own user's work at that host (logged
+  on there) with none of the earlier one's accounts (a chain of hosts);
+- they start from the same host with accounts that never authenticated from it before
+  (``account_new_to_source``): one foothold, several stolen accounts.
+
+These are the alerting stage's rules (:mod:`detections.alerting.stage`), applied to the
+stored alerts. Linking is transitive (union-find), so a campaign is a connected
+component with at least ``min_alerts`` alerts. Suppressed alerts are never linked.
+Pure: alert-like objects in, campaign records out.
 """
 
 from __future__ import annotations
@@ -19,8 +28,20 @@ from typing import Any
 from detections.alerts import SEVERITIES, severity_rank
 
 
-def _get(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, Mapping) else getattr(obj, name)
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _facts(alert: Any) -> set[str]:
+    rows = _get(alert, "explanation") or []
+    return {str(_get(r, "feature", "")) for r in rows}
+
+
+def _people(alert: Any) -> set[str]:
+    users = list(_get(alert, "users") or []) or [_get(alert, "user") or ""]
+    return {u for u in users if _person(str(u))}
 
 
 @dataclass
@@ -44,6 +65,11 @@ class CampaignRecord:
     max_score: float
     severity: str
     techniques: list[str] = field(default_factory=list)
+
+    @property
+    def priority(self) -> float:
+        """Sort key of the triage page: severity rank, then the highest score."""
+        return severity_rank(self.severity) + 0.999 * min(max(self.max_score, 0.0), 1.0)
 
 
 class _UnionFind:
@@ -73,7 +99,8 @@ def link_campaigns(
 
     Args:
         alerts: objects or dicts with ``key, time, last_time, src_host, dst_host,
-            user, score, severity, techniques``.
+            user, score, severity, techniques`` (and, when present, ``users``,
+            ``explanation`` rows and ``suppressed``).
         span_seconds: the longest gap between two linked alerts.
         min_alerts: smallest campaign (2: a single alert is not a campaign).
 
@@ -85,26 +112,44 @@ def link_campaigns(
     """
     if span_seconds < 0:
         raise ValueError(f"span_seconds must be >= 0, got {span_seconds}")
-    items = sorted(alerts, key=lambda a: (int(_get(a, "time")), str(_get(a, "key"))))
+    items = sorted(
+        (a for a in alerts if not _get(a, "suppressed", False)),
+        key=lambda a: (int(_get(a, "time")), str(_get(a, "key"))),
+    )
     n = len(items)
     uf = _UnionFind(n)
     times = [int(_get(a, "time")) for a in items]
     ends = [max(int(_get(a, "last_time")), t) for a, t in zip(items, times, strict=True)]
+    facts = [_facts(a) for a in items]
+    people = [_people(a) for a in items]
+    present = ["logged_on_at_source" in f for f in facts]
+    stolen = ["account_new_to_source" in f for f in facts]
+    src = [str(_get(a, "src_host")) for a in items]
+    dst = [str(_get(a, "dst_host")) for a in items]
 
-    last_by_user: dict[str, int] = {}
+    def near(i: int, j: int) -> bool:
+        return times[i] - ends[j] <= span_seconds and times[j] - ends[i] <= span_seconds
+
+    by_user: dict[str, list[int]] = defaultdict(list)
+    by_src: dict[str, list[int]] = defaultdict(list)
     arrivals: dict[str, list[int]] = defaultdict(list)
-    for i, a in enumerate(items):
-        user = str(_get(a, "user") or "")
-        if _person(user):
-            j = last_by_user.get(user)
-            if j is not None and times[i] - ends[j] <= span_seconds:
+    for i in range(n):
+        if not present[i]:
+            for user in people[i]:
+                for j in by_user[user]:
+                    if near(i, j):
+                        uf.union(i, j)
+                by_user[user].append(i)
+        for j in arrivals.get(src[i], ()):
+            carried = bool(people[i] & people[j])
+            if times[i] >= times[j] and near(i, j) and (not present[i] or carried):
                 uf.union(i, j)
-            if j is None or ends[i] >= ends[j]:
-                last_by_user[user] = i
-        for j in arrivals.get(str(_get(a, "src_host")), ()):
-            if times[i] >= times[j] and times[i] - ends[j] <= span_seconds:
-                uf.union(i, j)
-        arrivals[str(_get(a, "dst_host"))].append(i)
+        arrivals[dst[i]].append(i)
+        if stolen[i]:
+            for j in by_src[src[i]]:
+                if near(i, j):
+                    uf.union(i, j)
+            by_src[src[i]].append(i)
 
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(n):
@@ -153,8 +198,6 @@ def _campaign(members: list[Any]) -> CampaignRecord:
     hosts = list(dict.fromkeys(h for hop in hops for h in (hop["src_host"], hop["dst_host"])))
     users = list(dict.fromkeys(hop["user"] for hop in hops if hop["user"]))
     rank = max(severity_rank(_get(a, "severity")) for a in members)
-    if len(hosts) >= 4:
-        rank += 1
     return CampaignRecord(
         key=hops[0]["alert_key"],
         alert_keys=[hop["alert_key"] for hop in hops],

@@ -91,7 +91,8 @@ class DetectionSettings(_Section):
         description="detector -> alert threshold in [0, 1]",
     )
     campaign_span: int = Field(
-        default=7200, description="longest gap between linked alerts: seconds or '2h'"
+        default=8 * 3600,
+        description="longest gap between linked alerts of a campaign: seconds or '8h'",
     )
     rules_dir: Path | None = Field(
         default=None,

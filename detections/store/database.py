@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, delete, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from detections.alerts import AlertRecord
+from detections.alerts import AlertRecord, RuleHitRecord
 from detections.campaigns import link_campaigns
 from detections.store.tables import Alert, AlertRuleHit, AlertScore, Campaign, utcnow
 from ingest.errors import HopwatchError
@@ -48,6 +48,11 @@ _DETECTION_FIELDS = (
     "evidence",
     "src_ips",
     "severity",
+    "suppressed",
+    "suppressed_reason",
+    "occurrences",
+    "stage_score",
+    "priority",
 )
 
 
@@ -148,21 +153,75 @@ def _alert_row(a: AlertRecord) -> dict[str, Any]:
         "evidence": list(a.evidence),
         "src_ips": list(a.src_ips),
         "severity": a.severity,
+        "suppressed": bool(a.suppressed),
+        "suppressed_reason": a.suppressed_reason or None,
+        "occurrences": sorted({int(w) for w in a.occurrences}) or [int(a.window)],
+        "stage_score": float(a.stage_score),
+        "priority": float(a.priority),
         "status": "new",
     }
+
+
+def _merged(a: AlertRecord, old: Any) -> AlertRecord:
+    """``a`` merged with the stored row of the same key (a later occurrence of an open
+    alert's pair): earliest first time, latest last time, every occurrence, the highest
+    score of each detector, every account; the stronger occurrence's facts. Merging the
+    same record twice gives the same row (idempotent)."""
+    from dataclasses import replace
+
+    from detections.alerts import SEVERITIES, severity_rank
+
+    scores = dict(old.scores or {})
+    for k, v in a.scores.items():
+        scores[k] = max(float(scores.get(k, 0.0)), float(v))
+    stronger = a.stage_score >= float(old.stage_score or 0.0)
+    rank = max(severity_rank(a.severity), severity_rank(old.severity))
+    return replace(
+        a,
+        time=min(int(a.time), int(old.time)),
+        last_time=max(int(a.last_time), int(old.last_time)),
+        window=min(int(a.window), int(old.window)),
+        users=list(dict.fromkeys([*(old.users or []), *a.users]))[:50],
+        scores=scores,
+        occurrences=sorted({*(old.occurrences or []), *a.occurrences, int(a.window)}),
+        stage_score=max(float(a.stage_score), float(old.stage_score or 0.0)),
+        explanation=a.explanation if stronger else list(old.explanation or []),
+        techniques=sorted({*(old.techniques or []), *a.techniques}),
+        evidence=list(dict.fromkeys([*(old.evidence or []), *a.evidence]))[:20],
+        src_ips=list(dict.fromkeys([*(old.src_ips or []), *a.src_ips]))[:50],
+        severity=SEVERITIES[rank],
+        # The stage's latest decision wins: an open alert later found routine is suppressed.
+        suppressed=bool(a.suppressed),
+        suppressed_reason=a.suppressed_reason if a.suppressed else "",
+    )
 
 
 def upsert_alerts(session: Session, alerts: Sequence[AlertRecord]) -> dict[str, int]:
     """Insert or update alerts by key; return key -> id.
 
-    Re-running on the same alerts creates no rows: detection fields, scores and
-    rule hits are replaced, triage fields and campaign links are kept.
+    Re-running on the same alerts creates no rows. A record whose key is stored already
+    (a later occurrence of an open alert's pair) is merged with the row (:func:`_merged`:
+    times widened, occurrences, accounts and rule hits added, the highest scores kept);
+    triage fields and campaign links are kept.
     """
     if not alerts:
         return {}
     insert = insert_for(session)
     ids: dict[str, int] = {}
     by_key = {a.key: a for a in alerts}
+    stored = {}
+    keys = list(by_key)
+    for start in range(0, len(keys), UPSERT_CHUNK):
+        part = keys[start : start + UPSERT_CHUNK]
+        for row in session.execute(select(Alert).where(Alert.key.in_(part))).scalars():
+            stored[row.key] = row
+    for key, old in stored.items():
+        merged = _merged(by_key[key], old)
+        old_hits = [RuleHitRecord(h.rule_id, h.title, h.severity, tuple(h.attack or ()), h.time,
+                                  h.host, h.user, h.source) for h in old.rule_hits]  # fmt: skip
+        hits = {(h.time, h.rule_id): h for h in [*old_hits, *merged.rule_hits]}
+        merged.rule_hits = sorted(hits.values(), key=lambda h: (h.time, h.rule_id))
+        by_key[key] = merged
     records = list(by_key.values())
     for start in range(0, len(records), UPSERT_CHUNK):
         chunk = records[start : start + UPSERT_CHUNK]
@@ -225,7 +284,9 @@ def relink_campaigns(
         Alert.score,
         Alert.severity,
         Alert.techniques,
-    )
+        Alert.users,
+        Alert.explanation,
+    ).where(Alert.suppressed.is_(False))
     if since is not None:
         query = query.where(Alert.last_time >= since - span_seconds)
     rows = [r._asdict() for r in session.execute(query)]
@@ -245,6 +306,7 @@ def relink_campaigns(
             "max_score": c.max_score,
             "severity": c.severity,
             "techniques": c.techniques,
+            "priority": c.priority,
         }
         stmt = insert(Campaign).values(values)
         stmt = stmt.on_conflict_do_update(

@@ -1,8 +1,11 @@
 """SQLAlchemy 2 tables of the alert store.
 
 Tables:
-    alerts          one row per (window, src_host, dst_host) detection; ``key`` makes writes
-                    idempotent (scoring a window twice updates the same rows)
+    alerts          one row per alerted (src_host, dst_host) pair while its alert is open
+                    (``key`` = its first window and the pair; repeats update the row:
+                    ``occurrences``, ``last_time``), so scoring a window twice updates the
+                    same rows; ``suppressed`` alerts (known-benign classes) keep their
+                    reason and are shown by a filter
     alert_scores    one row per (alert, detector) score, indexed for the ``detector`` filter
     alert_rule_hits rules that fired on an alert, indexed for the ``rule`` filter
     alert_history   analyst changes (status, verdict, note), oldest first
@@ -77,8 +80,11 @@ class Campaign(Base):
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     severity: Mapped[str] = mapped_column(String(16), default="low")
     techniques: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_campaigns_priority", "priority", "id"),)
 
 
 class Alert(Base):
@@ -93,6 +99,7 @@ class Alert(Base):
         Index("ix_alerts_dst_host_time", "dst_host", "time", "id"),
         Index("ix_alerts_src_host_score", "src_host", "score", "id"),
         Index("ix_alerts_dst_host_score", "dst_host", "score", "id"),
+        Index("ix_alerts_suppressed_priority", "suppressed", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -112,6 +119,11 @@ class Alert(Base):
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
     src_ips: Mapped[list[Any]] = mapped_column(JSON, default=list)
     severity: Mapped[str] = mapped_column(String(16), index=True)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    suppressed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    occurrences: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    stage_score: Mapped[float] = mapped_column(Float, default=0.0)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
     status: Mapped[str] = mapped_column(String(16), default="new")
     verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,15 +1,23 @@
-"""Attack campaigns: a foothold workstation, stolen credentials, hops to new hosts.
+"""Attack campaigns: a foothold workstation, stolen credentials, hops to new hosts,
+and the attacker coming back.
 
 A campaign starts on a regular user's home workstation (the foothold) during a
 workday, after the benign prefix (``SimConfig.attack_start`` of the span).
-Each hop is a network logon ``src -> dst`` made with the credential the
-attacker holds: first the foothold user's, then an admin's or a service
-account's harvested on a compromised host that such an account logged on to.
-Without stealth, hops go every hour or two to hosts the credential never
-touched, mostly over NTLM (PsExec / wmiexec). ``stealth`` is the probability
-that a hop instead reuses an edge (and, when possible, the user) seen in
-history, and it also stretches the gaps, keeps hops in business hours and
-makes auth types follow the benign mix.
+Each hop is a network logon ``src -> dst`` made with a credential the attacker
+holds: first the foothold user's, then the ones it dumps on each compromised host
+(up to ``stolen_accounts`` per host, admins' and service accounts' first). Hops start
+from the foothold (``foothold_share``) or from the last compromised host, so one
+foothold is used with many stolen accounts. Without stealth, hops go every hour or
+two to hosts the credential never touched, mostly over NTLM (PsExec / wmiexec).
+After this first burst the attacker goes quiet (``quiet_days``) and comes back in
+sessions on later days, revisiting pairs it created (``revisits`` on average per
+campaign), now and then going one host further.
+
+``stealth`` is the probability that a hop instead reuses an edge (and, when possible,
+the user) seen in history, or, holding an admin's credential, goes through the
+admin's own workstation and follows the admin's usual paths from there; it also
+stretches the gaps, keeps hops in business hours and makes auth types follow the
+benign mix.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ class Hop:
     stealthy: bool
     known_edge: bool
     known_user_edge: bool
+    revisit: bool = False
 
 
 @dataclass
@@ -92,6 +101,7 @@ class Campaign:
                     "stealthy": h.stealthy,
                     "known_edge": h.known_edge,
                     "known_user_edge": h.known_user_edge,
+                    "revisit": h.revisit,
                 }
                 for h in self.hops
             ],
@@ -164,17 +174,34 @@ def _choose_dst(
     cred: int,
     owned: set[int],
     stealthy: bool,
-) -> tuple[int, bool, bool] | None:
-    """Pick a hop target: (dst, known_edge, known_user_edge), or None if nothing is left."""
+) -> tuple[int, int, bool, bool] | None:
+    """Pick a hop: (src, dst, known_edge, known_user_edge), or None if nothing is left.
+
+    A stealthy hop with an admin's credential goes to the admin's workstation first and
+    from there follows the admin's usual paths (known pair, known account on it).
+    """
     rows = hist.before(t)
     sh, su, dh = hist.sh[rows], hist.su[rows], hist.dh[rows]
-    from_src = sh == src
     owned_arr = np.fromiter(owned, dtype=np.int64)
+    if stealthy and cred < topo.n_humans and topo.human_admin[cred]:
+        home = int(topo.home_at(np.array([cred]), np.array([t]))[0])
+        if home not in owned and topo.host_online[home] <= t:
+            known = bool(((sh == src) & (dh == home)).any())
+            return (
+                src,
+                home,
+                known,
+                bool(known and ((sh == src) & (dh == home) & (su == cred)).any()),
+            )
+        cand = np.setdiff1d(np.unique(dh[(sh == home) & (su == cred)]), owned_arr)
+        if len(cand):
+            return home, int(rng.choice(cand)), True, True
+    from_src = sh == src
     if stealthy:
         for mask, with_user in ((from_src & (su == cred), True), (from_src, False)):
             cand = np.setdiff1d(np.unique(dh[mask]), owned_arr)
             if len(cand):
-                return int(rng.choice(cand)), True, with_user
+                return src, int(rng.choice(cand)), True, with_user
     touched = np.unique(dh[su == cred])
     known = np.unique(dh[from_src])
     pool = np.concatenate([topo.dcs, topo.servers, topo.workstations])
@@ -183,29 +210,128 @@ def _choose_dst(
         return None
     role = topo.host_role[pool]
     w = np.where(role == ROLE_SERVER, 4.0, np.where(role == ROLE_DC, 1.0, 1.0 / 3))
-    return int(rng.choice(pool, p=w / w.sum())), False, False
+    return src, int(rng.choice(pool, p=w / w.sum())), False, False
+
+
+def _privileged(topo: Topology, users: np.ndarray) -> np.ndarray:
+    """Admins, service accounts and infrastructure accounts among ``users``."""
+    special = np.concatenate([topo.svc_accounts, topo.infra_accounts()])
+    return np.isin(users, topo.admins) | np.isin(users, special)
 
 
 def _harvest(
-    hist: _History, topo: Topology, rng: np.random.Generator, host: int, t: int
-) -> int | None:
-    """A credential cached on ``host`` before ``t``, or None.
+    hist: _History, topo: Topology, rng: np.random.Generator, host: int, t: int, most: int
+) -> list[int]:
+    """Credentials cached on ``host`` before ``t`` that the attacker dumps (at most ``most``).
 
-    A privileged one (admin or service account, admins preferred) with probability
-    0.8 when any logged on there; otherwise another user's with probability 0.5.
+    Each privileged account (admin, service or infrastructure account; admins first) that
+    logged on there is taken with probability 0.8, each other user's with probability 0.5.
     """
     rows = hist.before(t)
     users = np.unique(hist.su[rows][hist.dh[rows] == host])
     users = users[users < topo.machine_base]
-    is_admin = np.isin(users, topo.admins)
-    priv = users[is_admin | np.isin(users, topo.svc_accounts)]
-    if len(priv) and rng.random() < 0.8:
-        w = np.where(np.isin(priv, topo.admins), 2.0, 1.0)
-        return int(rng.choice(priv, p=w / w.sum()))
-    others = np.setdiff1d(users, priv)
-    if len(others) and rng.random() < 0.5:
-        return int(rng.choice(others))
-    return None
+    priv = _privileged(topo, users)
+    admin = np.isin(users, topo.admins)
+    order = np.lexsort((rng.random(len(users)), ~priv, ~admin))
+    take = rng.random(len(users)) < np.where(priv, 0.8, 0.5)
+    return [int(u) for u in users[order][take[order]]][:most]
+
+
+def _pick_cred(held: list[int], topo: Topology, rng: np.random.Generator) -> int:
+    """The newest admin credential held (70%), else the newest other privileged one (70%),
+    else any credential held."""
+    arr = np.array(held)
+    for group in (np.isin(arr, topo.admins), _privileged(topo, arr)):
+        if group.any() and rng.random() < 0.7:
+            return int(arr[group][-1])
+    return int(held[int(rng.integers(len(held)))])
+
+
+def _auth_for(cfg: SimConfig, topo: Topology, dst: int, rng: np.random.Generator) -> int:
+    if rng.random() < cfg.stealth:
+        return A_NTLM if rng.random() < topo.host_ntlm[dst] else A_KRB
+    return int(rng.choice([A_NTLM, A_KRB, A_NEG], p=[0.75, 0.2, 0.05]))
+
+
+class _Attacker:
+    """One campaign's attacker: what it owns and holds, and the hops it made."""
+
+    def __init__(self, cfg: SimConfig, topo: Topology, hist: _History, camp: Campaign, rng):
+        self.cfg, self.topo, self.hist, self.camp, self.rng = cfg, topo, hist, camp, rng
+        self.owned = {camp.foothold_host}
+        self.cur = camp.foothold_host
+        self.held = [camp.foothold_user]
+        # Operators mostly stick to one tool per campaign.
+        self.favourite = int(rng.choice(len(TECHNIQUES), p=[0.55, 0.45]))
+
+    def technique(self) -> str:
+        f = self.favourite if self.rng.random() < 0.8 else 1 - self.favourite
+        return TECHNIQUES[f]
+
+    def new_hop(self, t: int, first: bool) -> bool:
+        """Move to a new host at ``t``; False when no target is left."""
+        rng, camp = self.rng, self.camp
+        if first or rng.random() < self.cfg.foothold_share:
+            src = camp.foothold_host
+        else:
+            src = self.cur if rng.random() < 0.8 else int(rng.choice(sorted(self.owned)))
+        cred = self.held[0] if first else _pick_cred(self.held, self.topo, rng)
+        stealthy = bool(rng.random() < self.cfg.stealth)
+        pick = _choose_dst(
+            self.hist, self.topo, rng, t=t, src=src, cred=cred, owned=self.owned,
+            stealthy=stealthy,
+        )  # fmt: skip
+        if pick is None:
+            return False
+        src, dst, known_edge, known_user = pick
+        auth = _auth_for(self.cfg, self.topo, dst, rng)
+        camp.hops.append(
+            Hop(t, src, dst, cred, self.technique(), auth, stealthy, known_edge, known_user)
+        )
+        self.owned.add(dst)
+        self.cur = dst
+        for u in _harvest(self.hist, self.topo, rng, dst, t, self.cfg.stolen_accounts):
+            if u not in self.held:
+                self.held.append(u)
+        return True
+
+    def revisit(self, t: int) -> None:
+        """Come back at ``t`` over a pair created earlier, with any credential held."""
+        rng = self.rng
+        pairs = sorted({(h.src, h.dst) for h in self.camp.hops})
+        src, dst = pairs[int(rng.integers(len(pairs)))]
+        cred = _pick_cred(self.held, self.topo, rng)
+        used = any(h.src == src and h.dst == dst and h.user == cred for h in self.camp.hops)
+        auth = _auth_for(self.cfg, self.topo, dst, rng)
+        self.camp.hops.append(
+            Hop(t, src, dst, cred, self.technique(), auth, False, True, used, revisit=True)
+        )
+
+
+def _next_time(cfg: SimConfig, t: int, rng: np.random.Generator) -> int:
+    nt = t + 120 + int(rng.exponential(1.5 * HOUR * (1 + 8 * cfg.stealth)))
+    return _business_hours(nt, rng) if rng.random() < cfg.stealth else nt
+
+
+def _comebacks(att: _Attacker, cfg: SimConfig, t: int, limit: int) -> None:
+    """Quiet periods, then sessions revisiting created pairs (and now and then a new hop)."""
+    rng = att.rng
+    left = int(rng.poisson(cfg.revisits))
+    while left > 0 and att.camp.hops:
+        quiet = rng.exponential(cfg.quiet_days * DAY) if cfg.quiet_days > 0 else 0.0
+        t = t + 2 * HOUR + int(quiet)
+        if rng.random() < max(0.6, cfg.stealth):  # operators work office hours
+            t = _business_hours(t, rng)
+        n = min(left, 1 + int(rng.poisson(max(1.0, cfg.revisits / 4))))
+        for _ in range(n):
+            if t >= limit:
+                return
+            att.revisit(t)
+            t += 60 + int(rng.exponential(900))
+        left -= n
+        if rng.random() < 0.3 and t < limit:
+            att.new_hop(t, first=False)
+            t += 60
 
 
 def build_campaigns(
@@ -222,39 +348,20 @@ def build_campaigns(
         start = _start_time(cfg, k, rng)
         users = regular[topo.human_start[regular] < start - DAY]
         u0 = int(rng.choice(users if len(users) else regular))
-        camp = Campaign(k, int(topo.human_home[u0]), u0, start, cfg.stealth)
-        owned, cur, cred, t = {camp.foothold_host}, camp.foothold_host, u0, start
-        favourite = int(rng.choice(len(TECHNIQUES), p=[0.55, 0.45]))
+        home = int(topo.home_at(np.array([u0]), np.array([start]))[0])
+        camp = Campaign(k, home, u0, start, cfg.stealth)
+        att = _Attacker(cfg, topo, hist, camp, rng)
+        t = start
         for i in range(int(rng.integers(3, 7))):
-            nt = t + 120 + int(rng.exponential(1.5 * HOUR * (1 + 8 * cfg.stealth)))
-            if rng.random() < cfg.stealth:
-                nt = _business_hours(nt, rng)
+            nt = _next_time(cfg, t, rng)
             if nt >= limit:
                 if camp.hops:
                     break
                 nt = t + max((limit - t) // 2, 1)
             t = nt
-            src = cur if i == 0 or rng.random() < 0.8 else int(rng.choice(sorted(owned)))
-            stealthy = bool(rng.random() < cfg.stealth)
-            pick = _choose_dst(
-                hist, topo, rng, t=t, src=src, cred=cred, owned=owned, stealthy=stealthy
-            )
-            if pick is None:
+            if not att.new_hop(t, first=i == 0):
                 break
-            dst, known_edge, known_user = pick
-            if rng.random() < cfg.stealth:
-                auth = A_NTLM if rng.random() < topo.host_ntlm[dst] else A_KRB
-            else:
-                auth = int(rng.choice([A_NTLM, A_KRB, A_NEG], p=[0.75, 0.2, 0.05]))
-            # Operators mostly stick to one tool per campaign.
-            tech = TECHNIQUES[favourite if rng.random() < 0.8 else 1 - favourite]
-            camp.hops.append(Hop(t, src, dst, cred, tech, auth, stealthy, known_edge, known_user))
-            owned.add(dst)
-            cur = dst
-            privileged = cred >= topo.n_humans or bool(topo.human_admin[cred])
-            if not privileged:
-                # Until it holds a privileged credential, the attacker keeps dumping.
-                cred = _harvest(hist, topo, rng, dst, t) or cred
+        _comebacks(att, cfg, t, limit)
         campaigns.append(camp)
         events += _hop_events(topo, camp, rng)
     campaigns.sort(key=lambda c: c.start)

@@ -9,10 +9,13 @@ loops; loops run over a few hundred service accounts or weeks at most):
 * :func:`admin_activity` -- admins touching many servers at irregular times,
   and setting up new servers on the day they come online.
 * :func:`machine_activity` -- machine accounts doing Kerberos TGT/TGS and
-  network logons to DCs around the clock, SYSTEM service logons, anonymous NTLM.
+  network logons to DCs around the clock, SYSTEM service logons.
 * :func:`service_activity` -- scheduled service accounts (Batch + network), with
   bursts of failures (expired password), and the weekly software deployment
   fanning out to every workstation.
+
+The noise classes of real Windows networks (null sessions, machine accounts to
+themselves, scanners, backups, printers, help desk) are in :mod:`ingest.simulate.noise`.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ingest.simulate.config import (
     choice_codes,
     logon_ids,
 )
-from ingest.simulate.topology import ROLE_DC, ROLE_WS, Topology
+from ingest.simulate.topology import ROLE_DC, ROLE_PRINTER, ROLE_WS, Topology
 
 
 def _weekend(days: np.ndarray) -> np.ndarray:
@@ -114,7 +117,7 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
     dur = np.where(wkend, rng.normal(3.0, 1.0, n), rng.normal(8.5, 1.2, n))
     dur = (np.clip(dur, 0.5, 12.0) * HOUR).astype(np.int64)
     end = t0 + dur
-    ws = topo.human_home[uu].copy()
+    ws = topo.home_at(uu, t0)
     # Now and then a user works from another workstation (hot desk, meeting room).
     roam = np.flatnonzero(rng.random(n) < 0.02)
     other = rng.choice(topo.workstations, size=len(roam))
@@ -158,7 +161,32 @@ def user_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> l
         np.where(rng.random(len(ua)) < 0.85, A_KRB, A_NEG),
     )
     out += network_access(rng, topo, ta, ua, src, dst, auth)
+    if topo.print_server >= 0 and cfg.printers > 0:
+        out += _printing(cfg, topo, rng, uu, t0, dur, ws)
     return out
+
+
+def _printing(
+    cfg: SimConfig,
+    topo: Topology,
+    rng: np.random.Generator,
+    uu: np.ndarray,
+    t0: np.ndarray,
+    dur: np.ndarray,
+    ws: np.ndarray,
+) -> list[EventBatch]:
+    """Users print through the print server now and then (a third of their workdays):
+    a Kerberos network logon from their workstation to it (a user's first print is a
+    never-seen pair into a server that most workstations reach)."""
+    k = rng.poisson(0.35 * min(cfg.printers, 3.0), size=len(uu))
+    idx = np.repeat(np.arange(len(uu)), k)
+    t = t0[idx] + (rng.random(len(idx)) * dur[idx]).astype(np.int64)
+    keep = topo.host_online[topo.print_server] <= t
+    idx, t = idx[keep], t[keep]
+    dst = np.full(len(t), topo.print_server)
+    auth = np.where(rng.random(len(t)) < 0.9, A_KRB, A_NEG)
+    return network_access(rng, topo, t, uu[idx], ws[idx], dst, auth, fail_rate=0.01,
+                          session=60.0)  # fmt: skip
 
 
 def admin_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list[EventBatch]:
@@ -196,33 +224,45 @@ def admin_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> 
     )
     logon = np.where(rdp, L_RDP, L_NET).astype(np.int8)
     return network_access(
-        rng, topo, t, who, topo.human_home[who], dst, auth, logon=logon, fail_rate=0.04,
+        rng, topo, t, who, topo.home_at(who, t), dst, auth, logon=logon, fail_rate=0.04,
         session=900.0,
     )  # fmt: skip
 
 
+def hourly_draw(
+    cfg: SimConfig, topo: Topology, rng: np.random.Generator, rate: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson counts per (host, hour) at ``rate`` (broadcast to [hosts, hours]) for hosts
+    that are online -> (host id, time) of each event."""
+    hours = np.arange(cfg.days * 24)
+    alive = (hours[None, :] + 1) * HOUR > topo.host_online[:, None]
+    k = rng.poisson(np.broadcast_to(rate, alive.shape)) * alive
+    h, hr = np.nonzero(k)
+    reps = k[h, hr]
+    h, hr = np.repeat(h, reps), np.repeat(hr, reps)
+    t = hr * HOUR + rng.integers(0, HOUR, size=len(h))
+    t = np.maximum(t, topo.host_online[h] + 2)
+    return h.astype(np.int32), t
+
+
+def work_hours(cfg: SimConfig) -> np.ndarray:
+    """Per hour of the span: true on weekdays 08:00-18:00."""
+    hour = np.arange(cfg.days * 24)
+    return (~_weekend(hour // 24)) & ((hour % 24) >= 8) & ((hour % 24) < 18)
+
+
 def machine_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -> list[EventBatch]:
-    """Machine accounts: hourly Kerberos to DCs, TGTs, SYSTEM service logons, anonymous NTLM."""
-    n_hosts, hours = topo.n_hosts, cfg.days * 24
-    hour = np.arange(hours)
-    work = (~_weekend(hour // 24)) & ((hour % 24) >= 8) & ((hour % 24) < 18)
+    """Machine accounts: hourly Kerberos to DCs, TGTs, SYSTEM service logons (printers,
+    not being domain members, have none)."""
     is_ws = topo.host_role == ROLE_WS
+    member = (topo.host_role != ROLE_PRINTER)[:, None]
     base = (
         np.select([is_ws, topo.host_role == ROLE_DC], [1.0, 2.0], 2.5)[:, None]
-        * np.where(work, 1.6, 1.0)[None, :]
+        * np.where(work_hours(cfg), 1.6, 1.0)[None, :]
     )
-    alive = (hour[None, :] + 1) * HOUR > topo.host_online[:, None]
-    hosts = np.arange(n_hosts, dtype=np.int32)
 
     def draw(rate: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """Poisson counts per (host, hour) at ``rate`` -> (host, time) of each event."""
-        k = rng.poisson(np.broadcast_to(rate, alive.shape)) * alive
-        h, hr = np.nonzero(k)
-        reps = k[h, hr]
-        h, hr = np.repeat(h, reps), np.repeat(hr, reps)
-        t = hr * HOUR + rng.integers(0, HOUR, size=len(h))
-        t = np.maximum(t, topo.host_online[h] + 2)
-        return hosts[h], t
+        return hourly_draw(cfg, topo, rng, rate * member)
 
     out = []
     h, t = draw(base * cfg.activity)
@@ -237,13 +277,6 @@ def machine_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
         batch(t, su=topo.machine_base + h, du=topo.system_base + h, sh=h, dh=h, at=A_NEG,
               lt=L_SVC, ori=O_LOGON, lid=SYSTEM_LOGON_ID)
     )  # fmt: skip
-    shared = topo.servers[(topo.host_dept[topo.servers] == -1)]
-    h, t = draw(np.where(is_ws, 0.012, 0.0)[:, None])
-    dst = rng.choice(shared, size=len(h))
-    keep = topo.host_online[dst] <= t
-    h, t, dst = h[keep], t[keep], dst[keep]
-    out += network_access(rng, topo, t, topo.anon_base + dst, h, dst, np.full(len(h), A_NTLM),
-                          fail_rate=0.05, tgs_rate=0.0, session=2.0)  # fmt: skip
     return out
 
 
@@ -275,7 +308,8 @@ def service_activity(cfg: SimConfig, topo: Topology, rng: np.random.Generator) -
                              forced_fail=expired)  # fmt: skip
         out += acc
     out += deployment(cfg, topo, rng)
-    out += monitoring(cfg, topo, rng)
+    if len(topo.svc_accounts):
+        out += monitoring(cfg, topo, rng)
     return out
 
 

@@ -34,6 +34,20 @@ O_LOGON, O_LOGOFF, O_TGS, O_TGT, O_AUTHMAP = range(5)
 TECHNIQUES = ("psexec", "wmiexec")
 
 
+#: The benign-noise knobs of :class:`SimConfig` (multipliers; 0 turns one off).
+NOISE = (
+    "null_sessions",
+    "machine_self",
+    "service_accounts",
+    "scanners",
+    "backup",
+    "printers",
+    "helpdesk",
+    "new_hires",
+    "moved_desks",
+)
+
+
 class SimConfigError(HopwatchError, ValueError):
     """A simulator setting is out of range (the message names the field)."""
 
@@ -53,6 +67,38 @@ class SimConfig:
         domain: NetBIOS domain of the accounts (``U12@DOM1``).
         activity: multiplier on per-user and per-host event rates.
         attack_start: earliest start of the first campaign as a fraction of the span.
+
+    Attacker behaviour (see ``docs/simulator.md``, "Attack campaigns"):
+
+    Attributes:
+        revisits: mean number (Poisson) of later visits per campaign to pairs the attacker
+            itself created, on later days (0: none).
+        stolen_accounts: most credentials the attacker harvests on each compromised host
+            and keeps; hops from the foothold cycle through them (1: one at a time, as
+            before).
+        foothold_share: probability that a hop after the first starts from the foothold
+            rather than from the last compromised host.
+        quiet_days: mean length in days (exponential) of the quiet periods between an
+            attack's bursts of activity (its initial hops and each revisit session).
+
+    Benign noise of real Windows networks, each a multiplier of a realistic default rate
+    or count (1.0: on, 0: off; see ``docs/simulator.md``, "Benign noise"):
+
+    Attributes:
+        null_sessions: ``ANONYMOUS LOGON`` NTLM null sessions from workstations to file
+            servers, DCs and now and then to any host.
+        machine_self: machine accounts logging on over the network to their own host
+            (``C12$@DOM1``, ``C12 -> C12``: group policy, loopback SMB).
+        service_accounts: scheduled service accounts (count multiplier).
+        scanners: vulnerability scanners (count) sweeping every host weekly and new hosts
+            daily with a scan account.
+        backup: backup servers (count) logging on to every server each night.
+        printers: network printers (about 1% of hosts) sending scans to a file server
+            with a scan-to-folder account, and a print server every user prints through.
+        helpdesk: help-desk staff (about 1% of users) opening remote sessions on users'
+            workstations during business hours.
+        new_hires: new hires (about 2% of users) starting mid-span on fresh workstations.
+        moved_desks: users (about 1%) moving for good to a fresh workstation mid-span.
     """
 
     days: int = 14
@@ -64,6 +110,19 @@ class SimConfig:
     domain: str = "DOM1"
     activity: float = 1.0
     attack_start: float = 0.45
+    revisits: float = 3.0
+    stolen_accounts: int = 3
+    foothold_share: float = 0.5
+    quiet_days: float = 1.0
+    null_sessions: float = 1.0
+    machine_self: float = 1.0
+    service_accounts: float = 1.0
+    scanners: float = 1.0
+    backup: float = 1.0
+    printers: float = 1.0
+    helpdesk: float = 1.0
+    new_hires: float = 1.0
+    moved_desks: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -76,6 +135,13 @@ class SimConfig:
             ("activity", 0.0 < self.activity <= 100.0, "must be in (0, 100]"),
             ("attack_start", 0.4 <= self.attack_start < 0.95, "must be in [0.4, 0.95)"),
             ("domain", self.domain.isalnum(), "must be alphanumeric"),
+            ("revisits", 0.0 <= self.revisits <= 100.0, "must be in [0, 100]"),
+            ("stolen_accounts", 1 <= self.stolen_accounts <= 50, "must be between 1 and 50"),
+            ("foothold_share", 0.0 <= self.foothold_share <= 1.0, "must be in [0, 1]"),
+            ("quiet_days", 0.0 <= self.quiet_days <= 30.0, "must be in [0, 30]"),
+        ]
+        checks += [
+            (name, 0.0 <= getattr(self, name) <= 10.0, "must be in [0, 10]") for name in NOISE
         ]
         for name, ok, why in checks:
             if not ok:

@@ -38,6 +38,7 @@ from ingest.simulate.config import (
     concat,
     time_order,
 )
+from ingest.simulate.noise import noise_activity
 from ingest.simulate.topology import ROLE_NAMES, Topology, build_topology
 
 __all__ = ["SimResult", "simulate", "write_lanl"]
@@ -106,14 +107,38 @@ class SimResult:
                     {"host": host[h], "online": int(topo.host_online[h])} for h in topo.new_servers
                 ],
                 "deploy_server": host[topo.deploy_host],
-                "monitoring": {
-                    "account": acct[topo.svc_accounts[0]],
-                    "server": host[topo.svc_src[0]],
-                },
+                "monitoring": (
+                    {"account": acct[topo.svc_accounts[0]], "server": host[topo.svc_src[0]]}
+                    if len(topo.svc_accounts)
+                    else None
+                ),
                 "deploy_account": acct[topo.deploy_account],
                 "service_accounts": [acct[a] for a in topo.svc_accounts],
+                "helpdesk": [acct[a] for a in topo.helpdesk],
+                "moved_desks": [
+                    {
+                        "user": acct[u],
+                        "from": host[topo.human_home[u]],
+                        "to": host[h],
+                        "time": int(t),
+                    }
+                    for u, h, t in zip(topo.movers, topo.move_home, topo.move_time, strict=True)
+                ],
+                "infrastructure": {
+                    "scanners": [host[h] for h in topo.scanners],
+                    "backup_servers": [host[h] for h in topo.backups],
+                    "print_server": host[topo.print_server] if topo.print_server >= 0 else None,
+                    "printers": [host[h] for h in topo.printers],
+                    "scanner_account": _name(acct, topo.scanner_account),
+                    "backup_account": _name(acct, topo.backup_account),
+                    "scan_account": _name(acct, topo.scan_account),
+                },
             },
         }
+
+
+def _name(names: list[str], i: int) -> str | None:
+    return names[i] if i >= 0 else None
 
 
 def simulate(config: SimConfig) -> SimResult:
@@ -121,7 +146,7 @@ def simulate(config: SimConfig) -> SimResult:
     rng = np.random.default_rng(config.seed)
     topo = build_topology(config, rng)
     parts = []
-    for gen in (user_activity, admin_activity, machine_activity, service_activity):
+    for gen in (user_activity, admin_activity, machine_activity, service_activity, noise_activity):
         parts += gen(config, topo, rng)
     campaigns, attack = build_campaigns(config, topo, parts, rng)
     codes = concat(parts + attack)

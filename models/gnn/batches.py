@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,38 @@ class WindowBatch:
     def size(self) -> int:
         """Number of edges."""
         return int(self.src.shape[0])
+
+    def without(self, drop: np.ndarray | None) -> WindowBatch:
+        """The window without the edges marked in ``drop`` (and their accounts and the
+        sessions they opened); ``self`` when nothing is dropped."""
+        if drop is None or not drop.any():
+            return self
+        keep = ~drop
+        users = None
+        if self.users is not None:
+            users = self.users.subset(keep, self.src, self.dst)
+        return WindowBatch(
+            window=self.window,
+            src=self.src[keep],
+            dst=self.dst[keep],
+            cols={k: v[keep] for k, v in self.cols.items()},
+            label=self.label[keep],
+            users=users,
+        )
+
+
+#: Which edges of a window to leave out of the history: batch -> mask (None: none).
+Withhold = Callable[["WindowBatch"], "np.ndarray | None"]
+
+
+def held_mask(batch: WindowBatch, held: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """Mask of ``batch``'s edges whose (src, dst) node-id pair is in ``held`` (None: none)."""
+    hs, hd = held
+    if not len(hs) or not batch.size:
+        return None
+    keys = (batch.src.astype(np.int64) << 32) | batch.dst.astype(np.int64)
+    mask = np.isin(keys, (hs.astype(np.int64) << 32) | hd.astype(np.int64))
+    return mask if mask.any() else None
 
 
 def batch_from_frame(window: int, edges: pl.DataFrame) -> WindowBatch:

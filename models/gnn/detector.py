@@ -25,7 +25,7 @@ import polars as pl
 import torch
 
 from models.base import Explanation, ModelMismatch
-from models.gnn.batches import iter_batches
+from models.gnn.batches import Withhold, held_mask, iter_batches
 from models.gnn.explain import reference_inputs
 from models.gnn.history import hashtable as gnn_hash
 from models.gnn.network import warm_up_network
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ingest.graphs import GraphStore
     from models.gnn.batches import WindowBatch
     from models.gnn.replay import Replay
+    from models.quarantine import Quarantine
 
 FORMAT = "hopwatch-gnn"
 FORMAT_VERSION = 3  # 3: ensemble of K members (state_dict "members.<k>.*", state [N, K * D])
@@ -217,17 +218,41 @@ class GNNDetector:
                 f"{store.path} is format {version}"
             )
 
-    def score(self, store: GraphStore, windows: Sequence[int]) -> pl.DataFrame:
-        """Anomaly score in [0, 1] of every edge of ``windows`` (columns SCORE_COLUMNS)."""
+    def score(
+        self, store: GraphStore, windows: Sequence[int], *, quarantine: Quarantine | None = None
+    ) -> pl.DataFrame:
+        """Anomaly score in [0, 1] of every edge of ``windows`` (columns SCORE_COLUMNS).
+
+        ``quarantine`` (:mod:`models.quarantine`): pairs it holds are left out of the
+        history as each window is folded in.
+        """
+        parts = [frame for _, frame in self.score_windows(store, windows, quarantine=quarantine)]
+        return pl.concat(parts) if parts else _empty_scores()
+
+    def score_windows(
+        self, store: GraphStore, windows: Sequence[int], *, quarantine: Quarantine | None = None
+    ) -> Iterator[tuple[int, pl.DataFrame]]:
+        """(window, scores) for each of ``windows`` with edges, in order.
+
+        The window is folded into the history when the next one is asked for, without the
+        pairs ``quarantine`` holds at that window (so the consumer may hold pairs of the
+        window it was just given).
+        """
         self.check_store(store)
         wanted = sorted(int(w) for w in windows)
         if not wanted:
-            return _empty_scores()
+            return
         hosts = np.asarray(store.nodes.sort("node_id")["host"].to_list(), dtype=object)
-        parts: list[pl.DataFrame] = []
         with cpu_threads(self.device, self.threads):
-            parts = self._score_parts(store, wanted, hosts)
-        return pl.concat(parts) if parts else _empty_scores()
+            yield from self._score_parts(store, wanted, hosts, self._withhold(store, quarantine))
+
+    def _withhold(self, store: GraphStore, quarantine: Quarantine | None) -> Withhold | None:
+        if quarantine is None:
+            return None
+        ids = dict(
+            zip(store.nodes["host"].to_list(), store.nodes["node_id"].to_list(), strict=True)
+        )
+        return lambda batch: held_mask(batch, quarantine.held_ids(batch.window, ids))
 
     def resumes(self, store: GraphStore, first_window: int) -> bool:
         """Whether scoring ``store`` from ``first_window`` resumes from the saved state.
@@ -246,10 +271,11 @@ class GNNDetector:
         batches: Iterable[WindowBatch],
         windows: Iterable[int],
         run: Replay | None = None,
+        withhold: Withhold | None = None,
     ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
         """:func:`models.gnn.train.score` with this detector's network and options:
         (batch, anomaly scores) for ``windows``, replaying ``batches`` (from ``run``,
-        a resumed replay, when given)."""
+        a resumed replay, when given; ``withhold``: the quarantine's edges to leave out)."""
         return score(
             self.model,
             batches,
@@ -261,12 +287,12 @@ class GNNDetector:
             edge_features=self.config.edge_features,
             run=run,
             combine=self.config.combine,
+            withhold=withhold,
         )
 
     def _score_parts(
-        self, store: GraphStore, wanted: list[int], hosts: np.ndarray
-    ) -> list[pl.DataFrame]:
-        parts: list[pl.DataFrame] = []
+        self, store: GraphStore, wanted: list[int], hosts: np.ndarray, withhold: Withhold | None
+    ) -> Iterator[tuple[int, pl.DataFrame]]:
         run, first, user_ids = None, None, None
         if self.resumes(store, wanted[0]):
             assert self.state is not None
@@ -279,8 +305,9 @@ class GNNDetector:
             first_window=first,
             user_ids=user_ids,
         )
-        for batch, s in self.iter_scores(store, batches, wanted, run):
-            parts.append(
+        for batch, s in self.iter_scores(store, batches, wanted, run, withhold):
+            yield (
+                batch.window,
                 pl.DataFrame(
                     {
                         "window": np.full(batch.size, batch.window, dtype=np.int64),
@@ -289,20 +316,33 @@ class GNNDetector:
                         "score": s,
                     },
                     schema=_SCORE_SCHEMA,
-                )
+                ),
             )
-        return parts
 
     def explain(
-        self, store: GraphStore, edges: Sequence[tuple[int, str, str]], top: int = 5
+        self,
+        store: GraphStore,
+        edges: Sequence[tuple[int, str, str]],
+        top: int = 5,
+        *,
+        quarantine: Quarantine | None = None,
     ) -> list[Explanation]:
-        """Which inputs (pair history, host histories, node states) drive each edge's score."""
+        """Which inputs (pair history, accounts, host histories, neighbourhoods) drive each
+        edge's score, each said as a fact about the logs (``quarantine``: the one the
+        scores were computed with, so the replay sees the same history)."""
         from models.gnn.explain import explain_edges
 
         self.check_store(store)
         with cpu_threads(self.device, self.threads):
             return explain_edges(
-                self.model, self.config, self.device, self.reference, store, edges, top=top
+                self.model,
+                self.config,
+                self.device,
+                self.reference,
+                store,
+                edges,
+                top=top,
+                withhold=self._withhold(store, quarantine),
             )
 
     # -- persistence -------------------------------------------------------------------

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from models.gnn.batches import WindowBatch
+from models.gnn.batches import WindowBatch, Withhold
 from models.gnn.history.graph import (
     EDGE_FEATURES,
     HISTORY_FEATURES,
@@ -282,32 +282,42 @@ def score(
     edge_features: bool = False,
     run: Replay | None = None,
     combine: str = "prob",
+    withhold: Withhold | None = None,
 ) -> Iterator[tuple[WindowBatch, np.ndarray]]:
     """Replay ``batches`` and yield (batch, anomaly scores in [0, 1]) for ``score_windows``.
 
     ``run`` resumes from a saved replay (``batches`` then start after its last window).
     ``combine="rank"`` averages the members' within-window ranks instead of their
-    probabilities.
+    probabilities. ``withhold(batch)`` (the quarantine, :mod:`models.quarantine`) marks
+    edges to leave out of the history; it is asked after the window's scores were
+    yielded, so a consumer can decide from them (in ``detector`` mode the window is
+    folded before it is scored, so only pairs held before it are left out).
     """
     targets = set(int(w) for w in score_windows)
     model.eval()
     if run is None:
         run = Replay(model, num_nodes, window_seconds, device, use_edge=edge_features)
+
+    def fold(batch: WindowBatch) -> None:
+        run.advance(batch.without(withhold(batch)) if withhold is not None else batch)
+
     for batch in batches:
         if batch.window not in targets or batch.size == 0:
             run.before(batch)
-            run.advance(batch)
+            fold(batch)
             continue
         hist, tf = run.before(batch)
         pair = run.edge_pairs(batch)
-        h_in = run.h
-        run.advance(batch)
         if mode == "detector":
-            h_in = run.h
+            fold(batch)
+        h_in = run.h
         s, d = as_tensor(batch.src, device, torch.long), as_tensor(batch.dst, device, torch.long)
         if combine == "rank" and model.size > 1:
             anomaly = 1.0 - torch.sigmoid(model.decode_members(h_in, hist, s, d, pair, tf))
-            yield batch, window_ranks(anomaly).cpu().numpy()
-            continue
-        logits = model.decode(h_in, hist, s, d, pair, tf)
-        yield batch, (1.0 - torch.sigmoid(logits)).double().cpu().numpy()
+            out = window_ranks(anomaly).cpu().numpy()
+        else:
+            logits = model.decode(h_in, hist, s, d, pair, tf)
+            out = (1.0 - torch.sigmoid(logits)).double().cpu().numpy()
+        yield batch, out
+        if mode != "detector":
+            fold(batch)

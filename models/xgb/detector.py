@@ -22,7 +22,7 @@ import tempfile
 import time
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +39,26 @@ from models.xgb.treeshap import ShapResult, dmatrix, resolve_device, tree_shap
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
+    from models.quarantine import Quarantine
 
 FORMAT_VERSION = 1
 #: Feature frames of this many recent windows are kept in memory (for explanations).
 CACHE_WINDOWS = 96
 MODES = ("label-free", "supervised")
+
+
+def _held_frame(quarantine: Quarantine) -> Callable[[int, pl.DataFrame], pl.DataFrame | None]:
+    """``withhold`` of :meth:`FeatureWalker.walk` for a quarantine: the held pairs as a frame."""
+
+    def held(window: int, edges: pl.DataFrame) -> pl.DataFrame | None:
+        pairs = quarantine.held(window)
+        if not pairs:
+            return None
+        return pl.DataFrame(
+            sorted(pairs), schema={"src_host": pl.String, "dst_host": pl.String}, orient="row"
+        )
+
+    return held
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -112,7 +127,7 @@ class XGBDetector:
         self.fingerprint: str | None = None
         self.report: dict[str, Any] = {}
         self.trained_windows: list[int] | None = None
-        self._cache: OrderedDict[tuple[str | None, int], pl.DataFrame] = OrderedDict()
+        self._cache: OrderedDict[tuple[str | None, int, int | None], pl.DataFrame] = OrderedDict()
 
     # -- training ------------------------------------------------------------------
     def fit(self, store: GraphStore, windows: Sequence[int]) -> dict[str, Any]:
@@ -220,33 +235,57 @@ class XGBDetector:
                 f"{store.path} has {store.window_seconds}s windows"
             )
 
-    def features(self, store: GraphStore, windows: Sequence[int]) -> pl.DataFrame:
+    def features(
+        self, store: GraphStore, windows: Sequence[int], *, quarantine: Quarantine | None = None
+    ) -> pl.DataFrame:
         """Feature frame (keys + :data:`FEATURES`) of every edge of ``windows``.
 
         Windows featurized recently (by :meth:`score`, say) come from a small cache, so
         explaining a just-scored alert costs no feature work. Otherwise the saved
         history is continued when ``store`` is the directory it came from and every
         window is newer, and the directory is replayed from its start when not.
+        ``quarantine`` (:mod:`models.quarantine`): pairs it holds are left out of the
+        history as each window is folded in (cached frames are reused only when they were
+        computed with the same quarantine).
         """
-        wanted = sorted({int(w) for w in windows})
-        fp = store_fingerprint(store) if wanted else None
-        got = {w: self._cache[(fp, w)] for w in wanted if (fp, w) in self._cache}
-        todo = [w for w in wanted if w not in got]
-        if todo:
-            h = self.history
-            last = -1 if h is None or h.last_window is None else h.last_window
-            resume = h is not None and fp == self.fingerprint and todo[0] > last
-            walker = FeatureWalker(store, h if resume else None)
-            for step in walker.walk(todo):
-                got[step.window] = step.features
-                self._remember((fp, step.window), step.features)
-            new_last = walker.history.last_window
-            if fp != self.fingerprint or (new_last is not None and new_last >= last):
-                self.history, self.fingerprint = walker.history, fp
-        frames = [got[w] for w in wanted if w in got]
+        frames = [f for _, f in self._feature_steps(store, windows, quarantine)]
         return pl.concat(frames) if frames else empty_features()
 
-    def _remember(self, key: tuple[str | None, int], frame: pl.DataFrame) -> None:
+    def _feature_steps(
+        self, store: GraphStore, windows: Sequence[int], quarantine: Quarantine | None
+    ) -> Iterator[tuple[int, pl.DataFrame]]:
+        wanted = sorted({int(w) for w in windows})
+        if not wanted:
+            return
+        fp = store_fingerprint(store)
+        tag = None if quarantine is None else id(quarantine)
+        got = {w: self._cache[(fp, w, tag)] for w in wanted if (fp, w, tag) in self._cache}
+        if quarantine is not None and len(got) < len(wanted):
+            got = {}  # a quarantined walk must fold every window in order, from the history
+        todo = [w for w in wanted if w not in got]
+        if not todo:
+            yield from ((w, got[w]) for w in wanted)
+            return
+        h = self.history
+        last = -1 if h is None or h.last_window is None else h.last_window
+        resume = h is not None and fp == self.fingerprint and todo[0] > last
+        walker = FeatureWalker(store, h if resume else None)
+        withhold = None if quarantine is None else _held_frame(quarantine)
+        if quarantine is not None:
+            for step in walker.walk(todo, withhold=withhold):
+                self._remember((fp, step.window, tag), step.features)
+                yield step.window, step.features
+        else:
+            for step in walker.walk(todo):
+                got[step.window] = step.features
+                self._remember((fp, step.window, tag), step.features)
+        new_last = walker.history.last_window
+        if fp != self.fingerprint or (new_last is not None and new_last >= last):
+            self.history, self.fingerprint = walker.history, fp
+        if quarantine is None:
+            yield from ((w, got[w]) for w in wanted if w in got)
+
+    def _remember(self, key: tuple[str | None, int, int | None], frame: pl.DataFrame) -> None:
         self._cache[key] = frame
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_WINDOWS:
@@ -256,10 +295,26 @@ class XGBDetector:
         margin = self.booster.predict(dmatrix(x), output_margin=True)
         return -margin if self.mode == "label-free" else margin
 
-    def score(self, store: GraphStore, windows: Sequence[int]) -> pl.DataFrame:
-        """Anomaly score in [0, 1] for every edge of ``windows`` (columns ``SCORE_COLUMNS``)."""
+    def score(
+        self, store: GraphStore, windows: Sequence[int], *, quarantine: Quarantine | None = None
+    ) -> pl.DataFrame:
+        """Anomaly score in [0, 1] for every edge of ``windows`` (columns ``SCORE_COLUMNS``);
+        ``quarantine``: pairs it holds are left out of the feature history."""
         self._check(store)
-        feats = self.features(store, windows)
+        feats = self.features(store, windows, quarantine=quarantine)
+        return self._scored(feats)
+
+    def score_windows(
+        self, store: GraphStore, windows: Sequence[int], *, quarantine: Quarantine | None = None
+    ) -> Iterator[tuple[int, pl.DataFrame]]:
+        """(window, scores) for each of ``windows`` with edges, in order; the window is
+        folded into the feature history (without the pairs ``quarantine`` holds at it)
+        when the next one is asked for."""
+        self._check(store)
+        for w, feats in self._feature_steps(store, windows, quarantine):
+            yield w, self._scored(feats)
+
+    def _scored(self, feats: pl.DataFrame) -> pl.DataFrame:
         margin = self._anomaly_margin(feature_matrix(feats)) if feats.height else np.zeros(0)
         return feats.select(KEYS).with_columns(pl.Series("score", _sigmoid(margin)))
 
@@ -270,7 +325,11 @@ class XGBDetector:
         return res.negated() if self.mode == "label-free" else res
 
     def explain_frame(
-        self, store: GraphStore, edges: Sequence[tuple[int, str, str]]
+        self,
+        store: GraphStore,
+        edges: Sequence[tuple[int, str, str]],
+        *,
+        quarantine: Quarantine | None = None,
     ) -> tuple[pl.DataFrame, ShapResult]:
         """Feature rows of ``edges`` (in the given order) and their SHAP values.
 
@@ -283,7 +342,7 @@ class XGBDetector:
             schema={"window": pl.Int64, "src_host": pl.String, "dst_host": pl.String},
             orient="row",
         ).with_row_index("_i")
-        feats = self.features(store, want["window"].unique().to_list())
+        feats = self.features(store, want["window"].unique().to_list(), quarantine=quarantine)
         rows = want.join(feats, on=list(KEYS), how="left").sort("_i")
         missing = rows.filter(pl.col(FEATURES[0]).is_null())
         if missing.height:
@@ -293,10 +352,16 @@ class XGBDetector:
         return rows, self.shap_values(feature_matrix(rows))
 
     def explain(
-        self, store: GraphStore, edges: Sequence[tuple[int, str, str]], top: int = 5
+        self,
+        store: GraphStore,
+        edges: Sequence[tuple[int, str, str]],
+        top: int = 5,
+        *,
+        quarantine: Quarantine | None = None,
     ) -> list[Explanation]:
-        """The ``top`` contributions towards anomalous for each edge, in analyst words."""
-        rows, shap = self.explain_frame(store, edges)
+        """The ``top`` contributions towards anomalous for each edge, in analyst words
+        (``quarantine``: the one the scores were computed with)."""
+        rows, shap = self.explain_frame(store, edges, quarantine=quarantine)
         out = []
         for i, row in enumerate(rows.iter_rows(named=True)):
             order = np.argsort(-shap.values[i])[:top]

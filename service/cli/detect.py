@@ -171,12 +171,18 @@ def score(
 
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled data directory."),
-    detector: str = typer.Option("gnn", "--detector", help=DETECTOR_HELP),
-    model: Path | None = typer.Option(
-        None,
+    detector: str = typer.Option(
+        "gnn",
+        "--detector",
+        help="Detector name (gnn, xgb), or all: the alerts as the service "
+        "builds them (every detector, the rules, the alerting stage).",
+    ),
+    models: list[str] = typer.Option(
+        [],
         "--model",
-        help="A trained model; when absent or missing one is trained "
-        "on the split (and saved there when a path is given).",
+        help="A trained model; when absent or missing one is trained on the split (and saved "
+        "there when a path is given). With --detector all: NAME=PATH, repeatable (default: "
+        "the settings' models, HOPWATCH_MODELS__GNN / __XGB; others are trained).",
     ),
     protocol: str = typer.Option("euler", "--protocol", help="euler or argus."),
     train_until: int | None = typer.Option(None, "--train-until", help="Split time (s)."),
@@ -188,9 +194,16 @@ def evaluate(
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (when training)."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size (when training)."),
     ensemble: int | None = typer.Option(None, "--ensemble", help=ENSEMBLE_HELP),
+    truth: Path | None = typer.Option(
+        None,
+        "--truth",
+        help="With --detector all: the simulator's campaigns.json (true "
+        "campaigns); default: campaigns from the labels.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object last."),
 ) -> None:
-    """Evaluate a detector beside the unknown-authentication baseline."""
+    """Evaluate a detector beside the unknown-authentication baseline (``--detector all``:
+    the alerts, campaigns and queue as the service builds them)."""
     from models.base import ModelMismatch
     from models.evaluate import EvaluationError, evaluate, format_table
 
@@ -203,6 +216,12 @@ def evaluate(
         "ensemble": ensemble,
         "log": _err,
     }
+    if detector == "all":
+        _evaluate_all(store, models, options, protocol, train_until, threshold_fpr, truth, as_json)
+        return
+    if len(models) > 1 or any("=" in m for m in models):
+        raise typer.BadParameter("one model path for one detector", param_hint="--model")
+    model = Path(models[0]) if models else None
     try:
         if model is not None and model.is_file():
             target: Any = load_detector(model, detector, device)
@@ -224,6 +243,113 @@ def evaluate(
         sys.stdout.write(json.dumps(result.as_dict()) + "\n")
     else:
         typer.echo(format_table(result))
+
+
+def model_paths(items: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` items of ``--model`` (with ``--detector all``) -> name -> path, over the
+    settings' models (``HOPWATCH_MODELS__*``, the config file).
+
+    Raises:
+        typer.BadParameter: an item that is not NAME=PATH with a registered NAME.
+    """
+    from models.registry import DETECTORS
+    from service.settings import SettingsError, load_settings
+
+    try:
+        paths = dict(load_settings().models.paths())
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or name not in DETECTORS or not path:
+            raise typer.BadParameter(
+                f"expected NAME=PATH with NAME one of {', '.join(sorted(DETECTORS))}; got {item!r}",
+                param_hint="--model",
+            )
+        paths[name] = Path(path)
+    return paths
+
+
+def _evaluate_all(
+    store: Any,
+    models: list[str],
+    options: dict[str, Any],
+    protocol: str,
+    train_until: int | None,
+    threshold_fpr: float,
+    truth: Path | None,
+    as_json: bool,
+) -> None:
+    """``hopwatch evaluate --detector all``: see :mod:`detections.alerting.evaluation`."""
+    from detections.alerting import evaluate_alerts
+    from detections.alerts import SEVERITIES
+    from detections.rules import load_rules
+    from models.base import ModelMismatch
+    from models.evaluate import EvaluationError
+    from models.registry import DETECTORS
+
+    paths = model_paths(models)
+    detectors: dict[str, Any] = {}
+    for name in sorted(DETECTORS):
+        path = paths.get(name)
+        if path is not None and path.is_file():
+            detectors[name] = load_detector(path, name, options.get("device"))
+        else:
+            detectors[name] = lambda name=name: make_detector(name, options)
+    truth_data = json.loads(truth.read_text()) if truth is not None else None
+    try:
+        result = evaluate_alerts(
+            detectors,
+            store,
+            protocol=protocol,
+            train_until=train_until,
+            threshold_fpr=threshold_fpr,
+            rules=load_rules(None),
+            truth=truth_data,
+        )
+    except (EvaluationError, ModelMismatch, KeyError, ValueError) as exc:
+        _fail(str(exc))
+    for name, det in result.fitted.items():
+        if paths.get(name) is not None:
+            det.save(paths[name])  # keep a freshly trained model where asked
+    out = result.as_dict()
+    q = result.quality
+    lines = [
+        f"alerts {q['alerts']} ({q['true_alerts']} true), "
+        f"{q['alerts_per_day_per_1000_hosts']:.2f} per day per 1,000 hosts; "
+        f"suppressed {q['suppressed']} ({q['suppressed_true']} true)",
+        "precision by severity: "
+        + ", ".join(
+            f"{s} {v['true']}/{v['alerts']}"
+            for s, v in q["precision_by_severity"].items()
+            if s in (*SEVERITIES, "high+critical")
+        ),
+        f"campaigns {q['campaigns']}: recall {q['campaigns_found']}/{q['true_campaigns']}, "
+        f"precision {_pct(q['campaign_precision'])}, false per day per 1,000 hosts "
+        f"{q['false_campaigns_per_day_per_1000_hosts']:.2f}",
+        f"queue: AUC {out['auc']:.4f} AP {out['ap']:.3f} FP/day at 50% recall "
+        f"{_num(out['fp_per_day_at_recall_0_5'])}, at 80% {_num(out['fp_per_day_at_recall_0_8'])}",
+    ]
+    for name, m in result.detectors.items():
+        lines.append(
+            f"{name}: AUC {m.auc:.4f} AP {m.ap:.3f} FP/day at 50% recall "
+            f"{m.fp_per_day_at_recall_0_5:.1f} (threshold {result.thresholds[name]:.4g})"
+        )
+    base = result.baseline["unknown_auth"]
+    lines.append(f"unknown_auth: AUC {base.auc:.4f} AP {base.ap:.4f}")
+    if as_json:
+        _err("\n".join(lines))
+        sys.stdout.write(json.dumps(out) + "\n")
+    else:
+        typer.echo("\n".join(lines))
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.0f}%"
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1f}"
 
 
 def parse_edge(text: str) -> tuple[int, str, str]:

@@ -27,7 +27,7 @@ from service.client.records import (
     campaigns_frame,
 )
 
-Sort = Literal["-time", "time", "-score", "score", "-id", "id"]
+Sort = Literal["-time", "time", "-score", "score", "-id", "id", "-priority", "priority"]
 Time = int | datetime
 #: Rows asked for per page (the server caps it at its ``api.max_page``).
 PAGE_SIZE = 500
@@ -160,6 +160,7 @@ class HopwatchClient:
         detector: str | None = None,
         rule: str | None = None,
         campaign: int | None = None,
+        suppressed: bool | None = None,
         sort: Sort = "-time",
         limit: int | None = None,
     ) -> Iterator[Alert]:
@@ -182,6 +183,7 @@ class HopwatchClient:
             detector=detector,
             rule=rule,
             campaign=campaign,
+            suppressed=None if suppressed is None else str(bool(suppressed)).lower(),
             sort=sort,
         )
         for item in self._pages("/alerts", params, limit):
@@ -202,6 +204,7 @@ class HopwatchClient:
         detector: str | None = None,
         rule: str | None = None,
         campaign: int | None = None,
+        suppressed: bool | None = None,
         sort: Sort = "-time",
         limit: int | None = None,
     ) -> pl.DataFrame:
@@ -221,6 +224,7 @@ class HopwatchClient:
             detector=detector,
             rule=rule,
             campaign=campaign,
+            suppressed=None if suppressed is None else str(bool(suppressed)).lower(),
             sort=sort,
         )
         return alerts_frame(list(self._pages("/alerts", params, limit)))
@@ -275,11 +279,12 @@ class HopwatchClient:
         start: Time | None = None,
         end: Time | None = None,
         severity: str | None = None,
+        sort: Literal["-id", "-priority"] = "-id",
         limit: int | None = None,
     ) -> pl.DataFrame:
-        """``GET /campaigns``, every page, newest first, as one frame
-        (:data:`~service.client.records.CAMPAIGN_SCHEMA`)."""
-        params = _params(start=_seconds(start), end=_seconds(end), severity=severity)
+        """``GET /campaigns``, every page, newest first (``sort="-priority"``: severity,
+        then score), as one frame (:data:`~service.client.records.CAMPAIGN_SCHEMA`)."""
+        params = _params(start=_seconds(start), end=_seconds(end), severity=severity, sort=sort)
         return campaigns_frame(list(self._pages("/campaigns", params, limit)))
 
     def campaign(self, campaign_id: int) -> CampaignDetail:

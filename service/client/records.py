@@ -33,6 +33,9 @@ ALERT_SCHEMA = pl.Schema(
         "verdict": pl.String(),
         "campaign_id": pl.Int64(),
         "techniques": pl.List(pl.String()),
+        "suppressed": pl.Boolean(),
+        "suppressed_reason": pl.String(),
+        "priority": pl.Float64(),
     }
 )
 #: Columns of :func:`campaigns_frame`.
@@ -47,6 +50,7 @@ CAMPAIGN_SCHEMA = pl.Schema(
         "users": pl.List(pl.String()),
         "hosts": pl.List(pl.String()),
         "techniques": pl.List(pl.String()),
+        "priority": pl.Float64(),
     }
 )
 #: Columns of a campaign's hop path, in hop order.
@@ -60,13 +64,15 @@ HOP_SCHEMA = pl.Schema(
         "alert_id": pl.Int64(),
     }
 )
-#: Columns of an alert's explanation (top contributions; ``value`` as text).
+#: Columns of an alert's explanation (facts of the logs with their share of the score;
+#: ``value`` as text, ``group``: what the fact is about).
 EXPLANATION_SCHEMA = pl.Schema(
     {
         "feature": pl.String(),
         "value": pl.String(),
         "contribution": pl.Float64(),
         "text": pl.String(),
+        "group": pl.String(),
     }
 )
 #: Columns of an alert's rule hits.
@@ -137,7 +143,8 @@ def hops_frame(hops: list[dict[str, Any]]) -> pl.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class Alert:
-    """An alert as listed (``GET /alerts``): one host-to-host edge in one window."""
+    """An alert as listed (``GET /alerts``): one host-to-host pair, from its first window on
+    while it is open (``suppressed``: a known-benign class, with the reason)."""
 
     id: int
     time: datetime
@@ -154,6 +161,9 @@ class Alert:
     status: str
     verdict: str | None
     campaign_id: int | None
+    suppressed: bool = False
+    suppressed_reason: str | None = None
+    priority: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:
@@ -178,6 +188,9 @@ def _alert_fields(data: dict[str, Any]) -> dict[str, Any]:
         "status": data["status"],
         "verdict": data.get("verdict"),
         "campaign_id": data.get("campaign_id"),
+        "suppressed": bool(data.get("suppressed", False)),
+        "suppressed_reason": data.get("suppressed_reason"),
+        "priority": float(data.get("priority", 0.0)),
     }
 
 
@@ -216,6 +229,8 @@ class AlertDetail(Alert):
     rule_hits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RULE_HIT_SCHEMA))
     history: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HISTORY_SCHEMA))
     campaign: CampaignRef | None = None
+    occurrences: list[int] | None = None
+    stage_score: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertDetail:
@@ -227,6 +242,7 @@ class AlertDetail(Alert):
                     "value": None if e.get("value") is None else str(e["value"]),
                     "contribution": float(e.get("contribution", 0.0)),
                     "text": str(e.get("text", "")),
+                    "group": None if e.get("group") is None else str(e["group"]),
                 }
                 for e in data.get("explanation", [])
             ],
@@ -252,6 +268,8 @@ class AlertDetail(Alert):
             rule_hits=_frame(data.get("rule_hits", []), RULE_HIT_SCHEMA),
             history=history,
             campaign=CampaignRef(**ref) if ref else None,
+            occurrences=data.get("occurrences"),
+            stage_score=float(data.get("stage_score", 0.0)),
         )
 
 
@@ -268,6 +286,7 @@ class Campaign:
     max_score: float
     severity: str
     techniques: list[str]
+    priority: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Campaign:
@@ -286,6 +305,7 @@ def _campaign_fields(data: dict[str, Any]) -> dict[str, Any]:
         "max_score": float(data["max_score"]),
         "severity": data["severity"],
         "techniques": list(data["techniques"]),
+        "priority": float(data.get("priority", 0.0)),
     }
 
 

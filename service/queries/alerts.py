@@ -35,8 +35,13 @@ from service.queries.errors import InvalidInput, NotFound
 
 STATUSES = ("new", "triaged", "closed")
 VERDICTS = ("true_positive", "false_positive")
-SORTS = ("-time", "time", "-score", "score", "-id", "id")
-_SORT_COLUMNS = {"time": Alert.time, "score": Alert.score, "id": Alert.id}
+SORTS = ("-time", "time", "-score", "score", "-id", "id", "-priority", "priority")
+_SORT_COLUMNS = {
+    "time": Alert.time,
+    "score": Alert.score,
+    "id": Alert.id,
+    "priority": Alert.priority,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class AlertFilter:
         user: the alert's user equals it.
         detector: the alert has a score from this detector (``gnn``, ``xgb``, ``rules``).
         rule: a rule with this id fired on the alert.
+        suppressed: only suppressed (known-benign) alerts, or only the others.
     """
 
     start: int | None = None
@@ -64,6 +70,7 @@ class AlertFilter:
     detector: str | None = None
     rule: str | None = None
     campaign: int | None = None
+    suppressed: bool | None = None
 
 
 #: Columns of a listed alert, in this order (``scores`` and ``techniques`` as JSON text).
@@ -83,6 +90,9 @@ LIST_COLUMNS = (
     Alert.status,
     Alert.verdict,
     Alert.campaign_id,
+    Alert.suppressed,
+    Alert.suppressed_reason,
+    Alert.priority,
 )
 _DETAIL_COLUMNS = (
     *(c for c in LIST_COLUMNS if c.name not in ("scores", "techniques")),
@@ -93,6 +103,8 @@ _DETAIL_COLUMNS = (
     Alert.evidence,
     Alert.src_ips,
     Alert.note,
+    Alert.occurrences,
+    Alert.stage_score,
     Campaign.hosts.label("campaign_hosts"),
     Campaign.alert_count.label("campaign_alert_count"),
     Campaign.severity.label("campaign_severity"),
@@ -153,6 +165,7 @@ _EQUALS = {
     "status": Alert.status,
     "severity": Alert.severity,
     "campaign": Alert.campaign_id,
+    "suppressed": Alert.suppressed,
 }
 
 

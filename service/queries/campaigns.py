@@ -19,6 +19,10 @@ class CampaignPage:
     next_cursor: str | None
 
 
+#: Orders of the campaign list: newest first, or the triage order (severity, then score).
+SORTS = ("-id", "-priority")
+
+
 def list_campaigns(
     *,
     session: Session,
@@ -27,14 +31,27 @@ def list_campaigns(
     severity: str | None = None,
     start: int | None = None,
     end: int | None = None,
+    sort: str = "-id",
 ) -> CampaignPage:
-    """Campaigns, newest id first; the cursor is the last id seen.
+    """Campaigns, newest id first (``sort="-priority"``: highest severity, then score);
+    the cursor is the last id seen (``priority:id`` for the triage order).
 
     Raises:
-        InvalidInput: a cursor that is not an id from a previous page.
+        InvalidInput: an unknown sort, or a cursor that is not from a previous page.
     """
+    if sort not in SORTS:
+        raise InvalidInput("sort", f"expected one of {', '.join(SORTS)}, got {sort!r}")
     query = select(Campaign)
-    if cursor:
+    if cursor and sort == "-priority":
+        value, _, last = cursor.partition(":")
+        try:
+            after, last_id = float(value), int(last)
+        except ValueError:
+            raise InvalidInput("cursor", "malformed cursor; use next_cursor from a page") from None
+        query = query.where(
+            (Campaign.priority < after) | ((Campaign.priority == after) & (Campaign.id < last_id))
+        )
+    elif cursor:
         if not cursor.isdigit() or len(cursor) > 19:
             raise InvalidInput("cursor", "malformed cursor; use next_cursor from a page")
         query = query.where(Campaign.id < int(cursor))
@@ -44,9 +61,16 @@ def list_campaigns(
         query = query.where(Campaign.last_time >= start)
     if end is not None:
         query = query.where(Campaign.first_time <= end)
-    rows = list(session.scalars(query.order_by(Campaign.id.desc()).limit(limit + 1)))
+    order = [Campaign.id.desc()]
+    if sort == "-priority":
+        order = [Campaign.priority.desc(), Campaign.id.desc()]
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     items = rows[:limit]
-    return CampaignPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+    cursor_out = None
+    if len(rows) > limit:
+        last = items[-1]
+        cursor_out = f"{last.priority!r}:{last.id}" if sort == "-priority" else str(last.id)
+    return CampaignPage(items=items, next_cursor=cursor_out)
 
 
 def get_campaign(*, session: Session, campaign_id: int) -> tuple[Campaign, list[Alert]]:

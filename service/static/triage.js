@@ -1,4 +1,5 @@
-// hopwatch triage page: list alerts, show one, PATCH status / verdict / note.
+// hopwatch triage page: campaigns and alerts by severity then score, one alert's facts,
+// PATCH status / verdict / note.
 // Every field from the API is attacker-influenced (it comes from event logs), so text
 // is only ever inserted with textContent; this file never parses HTML.
 "use strict";
@@ -48,7 +49,10 @@ async function api(path, options = {}) {
 }
 
 function filterQuery() {
-  const q = new URLSearchParams({ limit: String(PAGE) });
+  const q = new URLSearchParams({ limit: String(PAGE), sort: $("f-sort").value || "-priority" });
+  if ($("f-suppressed").value) q.set("suppressed", $("f-suppressed").value);
+  if ($("f-severity").value) q.set("severity", $("f-severity").value);
+  if ($("f-campaign").value.trim()) q.set("campaign", $("f-campaign").value.trim());
   const minScore = $("f-min-score").value.trim();
   if (minScore) q.set("min_score", minScore);
   if ($("f-status").value) q.set("status", $("f-status").value);
@@ -69,7 +73,8 @@ async function loadList(reset) {
     for (const a of page.items) {
       const row = el("tr");
       row.tabIndex = 0;
-      for (const cell of [iso(a.time), a.score.toFixed(3), a.severity,
+      const severity = a.suppressed ? `suppressed: ${a.suppressed_reason}` : a.severity;
+      for (const cell of [severity, a.score.toFixed(3), iso(a.time),
         `${a.src_host} → ${a.dst_host}`, a.user, a.status]) {
         row.appendChild(el("td", cell));
       }
@@ -80,6 +85,35 @@ async function loadList(reset) {
     cursor = page.next_cursor;
     $("more").hidden = !cursor;
     say(`${body.rows.length} alerts shown${cursor ? " (more available)" : ""}`);
+  } catch (err) {
+    say(err.message);
+  }
+}
+
+async function loadCampaigns() {
+  const body = $("campaigns").tBodies[0];
+  clear(body);
+  try {
+    const page = await api("/campaigns?sort=-priority&limit=20");
+    for (const c of page.items) {
+      const row = el("tr");
+      row.tabIndex = 0;
+      for (const cell of [c.severity, c.max_score.toFixed(3), c.hosts.join(" → "),
+        c.users.join(", "), c.alert_count, iso(c.first_time)]) {
+        row.appendChild(el("td", cell));
+      }
+      const open = () => { $("f-campaign").value = String(c.id); loadList(true); };
+      row.addEventListener("click", open);
+      row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+      body.appendChild(row);
+    }
+    if (!page.items.length) {
+      const tr = el("tr");
+      const td = el("td", "no campaign");
+      td.colSpan = 6;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
   } catch (err) {
     say(err.message);
   }
@@ -145,6 +179,8 @@ async function showAlert(id) {
     fact(facts, "score", `${a.score.toFixed(3)} (${a.detector})`);
     fact(facts, "scores", Object.entries(a.scores).map(([d, s]) => `${d} ${s.toFixed(3)}`).join(", "));
     fact(facts, "severity", a.severity);
+    fact(facts, "suppressed", a.suppressed ? a.suppressed_reason : "no");
+    fact(facts, "seen in windows", (a.occurrences || [a.window]).length);
     fact(facts, "ATT&CK", a.techniques.join(", "));
     fact(facts, "source IPs", a.src_ips.join(", "));
     fact(facts, "evidence", a.evidence.join("; "));
@@ -153,8 +189,8 @@ async function showAlert(id) {
     fact(facts, "note", a.note);
     fillTable($("d-hits"), a.rule_hits.map((h) => [h.rule_id, h.title, h.severity,
       h.attack.join(", "), iso(h.time), h.host, h.user]));
-    fillTable($("d-explanation"), a.explanation.map((c) => [c.feature, c.value,
-      Number(c.contribution).toFixed(3), c.text]));
+    fillTable($("d-explanation"), a.explanation.map((c) => [c.text,
+      Number(c.contribution).toFixed(2), c.group || c.feature]));
     const history = $("d-history");
     clear(history);
     for (const h of a.history) {
@@ -208,6 +244,7 @@ function start() {
     sessionStorage.setItem(KEY_SLOT, $("key").value.trim());
     $("key").value = "";
     $("who").textContent = "key set for this tab";
+    loadCampaigns();
     loadList(true);
   });
   $("forget").addEventListener("click", () => {
@@ -220,6 +257,7 @@ function start() {
   $("d-summarize").addEventListener("click", summarize);
   if (key()) {
     $("who").textContent = "key set for this tab";
+    loadCampaigns();
     loadList(true);
   } else {
     $("who").textContent = "enter an API key";

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detections.alerts import AlertRecord, build_alerts, edge_users
+from detections.alerts import AlertRecord
 
 #: Alerts at these severities are queued for a summary as soon as they are stored.
 SUMMARIZE_SEVERITIES = ("high", "critical")
@@ -41,7 +41,7 @@ class JobContext:
     data_dir: Path
     window_seconds: int = 1800
     thresholds: dict[str, float] = field(default_factory=dict)
-    campaign_span: int = 7200
+    campaign_span: int = 8 * 3600
     model_paths: Mapping[str, Path] = field(default_factory=dict)
     rules_dir: Path | str | None = None
     summarizer: Any = None
@@ -72,32 +72,22 @@ class JobContext:
 
 def window_rule_hits(ctx: JobContext, store: Any, windows: list[int]) -> list[dict[str, Any]]:
     """Rule hits on the auth (and, for Windows data, process) events of ``windows``."""
-    import polars as pl
+    from detections.alerting import store_rule_hits
 
-    rules = ctx.rules()
-    if not rules or not windows:
-        return []
-    from detections.rules import hits_to_dicts, rule_view, run_rules
-
-    auth = store.events(windows).collect()
-    ws = store.window_seconds
-    process = None
-    folder = Path(store.path) / "process"
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    if files:
-        process = (
-            pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
-            .filter((pl.col("time") // ws).is_in(list(windows)))
-            .collect()
-        )
-    if auth.height == 0 and (process is None or process.height == 0):
-        return []
-    return hits_to_dicts(run_rules(rules, rule_view(auth, process)))
+    return store_rule_hits(ctx.rules(), store, windows)
 
 
 def score_windows(ctx: JobContext, data_dir: Path, windows: list[int]) -> list[AlertRecord]:
-    """Alerts of some windows: every detector's scores, explanations (SHAP for XGBoost)
-    of the edges above threshold, and rule hits. Reads the data directory only."""
+    """Alerts of some windows, as the alerting stage builds them
+    (:func:`detections.alerting.run_alerting`): every detector's scores with the
+    quarantine, the rules, known-benign suppression, facts, campaign candidates and
+    severity, explanations spread over the facts. The store's feedback comes first
+    (:func:`detections.store.feedback.load_feedback`): open alerts hold their pairs and
+    take later occurrences, ``false_positive`` verdicts release their pairs and suppress
+    their patterns, ``true_positive`` ones keep them hot. Returns the alerts opened or
+    updated by these windows (suppressed ones included, marked)."""
+    from detections.alerting import StageConfig, run_alerting
+    from detections.store.feedback import load_feedback
     from ingest.graphs import GraphStore
 
     store = GraphStore(data_dir)
@@ -105,29 +95,23 @@ def score_windows(ctx: JobContext, data_dir: Path, windows: list[int]) -> list[A
     windows = sorted(int(w) for w in windows if int(w) in present)
     if not windows:
         return []
-    scores: dict[str, Any] = {}
-    explanations: dict[tuple[int, str, str], list[Any]] = {}
-    for name, detector in sorted(ctx.detectors().items()):
-        frame = detector.score(store, windows)
-        scores[name] = frame
-        threshold = ctx.thresholds.get(name, 1.0)
-        hot = frame.filter(frame["score"] >= threshold)
-        if hot.height and hasattr(detector, "explain"):
-            edges = list(hot.select("window", "src_host", "dst_host").iter_rows())
-            for e in detector.explain(store, edges, top=5):
-                key = (int(e.window), e.src_host, e.dst_host)
-                if key not in explanations or name == "xgb":  # SHAP wins
-                    explanations[key] = list(e.contributions)
-    thresholds = {name: ctx.thresholds.get(name, 1.0) for name in scores}
-    return build_alerts(
-        scores=scores,
-        thresholds=thresholds,
-        window_seconds=store.window_seconds,
-        edges=store.edges(windows=windows),
-        users=edge_users(store.events(windows), store.window_seconds),
-        explanations=explanations,
-        rule_hits=window_rule_hits(ctx, store, windows),
+    detectors = ctx.detectors()
+    with ctx.sessions() as session:
+        feedback = load_feedback(
+            session, since=windows[0] * store.window_seconds - 2 * ctx.campaign_span
+        )
+    run = run_alerting(
+        detectors,
+        store,
+        windows,
+        thresholds={name: ctx.thresholds.get(name, 1.0) for name in detectors},
+        rules=ctx.rules(),
+        config=StageConfig(span_seconds=ctx.campaign_span),
+        quarantine=feedback.quarantine,
+        verdicts=feedback.verdicts,
+        remember=feedback.recent,
     )
+    return [a for a in run.alerts if a.key in run.stage.touched]
 
 
 def score_window(ctx: JobContext, data_dir: Path, window: int) -> list[AlertRecord]:
@@ -138,14 +122,15 @@ def score_window(ctx: JobContext, data_dir: Path, window: int) -> list[AlertReco
 def store_alerts(
     session: Session, ctx: JobContext, alerts: list[AlertRecord], *, since: int | None
 ) -> dict[str, int]:
-    """Upsert alerts, relink campaigns around them, queue summaries of severe ones."""
+    """Upsert alerts, relink campaigns around them, queue summaries of severe ones (not of
+    suppressed ones)."""
     from detections.store import relink_campaigns, upsert_alerts
     from service.workers import queue as jobs
 
     ids = upsert_alerts(session, alerts)
     relink_campaigns(session, span_seconds=ctx.campaign_span, since=since)
     for a in alerts:
-        if a.severity in SUMMARIZE_SEVERITIES:
+        if a.severity in SUMMARIZE_SEVERITIES and not a.suppressed:
             jobs.enqueue(
                 session=session,
                 kind="summarize",

@@ -7,7 +7,7 @@ import pytest
 from detections.campaigns import hop_order, link_campaigns
 
 
-def alert(key, t, src, dst, user="", score=0.9, severity="medium", end=None):
+def alert(key, t, src, dst, user="", score=0.9, severity="medium", end=None, facts=(), **kw):
     return {
         "key": key,
         "time": t,
@@ -18,6 +18,8 @@ def alert(key, t, src, dst, user="", score=0.9, severity="medium", end=None):
         "score": score,
         "severity": severity,
         "techniques": [],
+        "explanation": [{"feature": f} for f in facts],
+        **kw,
     }
 
 
@@ -32,7 +34,7 @@ def test_host_chain_is_linked_in_hop_order():
     assert c.alert_keys == ["a", "b", "c"]
     assert c.hosts == ["h1", "h2", "h3", "h4"]
     assert (c.first_time, c.last_time, c.key) == (100, 300, "a")
-    assert c.severity == "high"  # medium, +1 for a path through 4 hosts
+    assert c.severity == "medium"  # the worst member's: the stage already scored the path
 
 
 def test_chain_needs_the_next_hop_within_span_and_not_before():
@@ -67,3 +69,32 @@ def test_equal_times_put_the_hop_into_a_host_first():
 def test_negative_span_is_refused():
     with pytest.raises(ValueError, match="span_seconds"):
         link_campaigns([], span_seconds=-1)
+
+
+def test_owner_at_work_is_not_linked_to_a_stolen_use_of_the_account():
+    at_desk = ("logged_on_at_source",)
+    alerts = [
+        alert("thief", 100, "f1", "s1", user="adm@corp", facts=("account_new_to_source",)),
+        alert("owner", 200, "ws9", "s2", user="adm@corp", facts=at_desk),
+        alert("next", 300, "s1", "s3", user="adm@corp"),
+    ]
+    (c,) = link_campaigns(alerts, span_seconds=500)
+    assert c.alert_keys == ["thief", "next"]
+    # The compromised host's own user, at work there, does not join the chain either.
+    local = [
+        alert("hop", 100, "f1", "s1", user="x@corp"),
+        alert("own", 200, "s1", "s4", user="y@corp", facts=at_desk),
+    ]
+    assert link_campaigns(local, span_seconds=500) == []
+
+
+def test_one_foothold_with_several_stolen_accounts_is_one_campaign():
+    stolen = ("account_new_to_source",)
+    alerts = [
+        alert("a", 100, "f1", "s1", user="u1@corp", facts=stolen),
+        alert("b", 300, "f1", "s2", user="u2@corp", facts=stolen),
+        alert("c", 350, "f1", "s3", user="u3@corp"),  # not a stolen account: no link
+        alert("d", 400, "x", "s5", user="u4@corp", suppressed=True, facts=stolen),
+    ]
+    (c,) = link_campaigns(alerts, span_seconds=500)
+    assert c.alert_keys == ["a", "b"] and c.priority == pytest.approx(1 + 0.999 * 0.9)

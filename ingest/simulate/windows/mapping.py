@@ -93,10 +93,17 @@ def win_names(topo: Topology, seed: int) -> WinNames:
     ]
     names, doms, sids = [], [], []
     svc = set(int(s) for s in topo.svc_accounts)
+    infra = {
+        topo.scanner_account: "svc_scan",
+        topo.backup_account: "svc_backup",
+        topo.scan_account: "svc_scan2folder",
+    }
     for i in range(topo.machine_base):
         base = topo.account_names[i].split("@")[0].lower()
         if i == topo.deploy_account:
             base = "svc_deploy"
+        elif i in infra:
+            base = infra[i]
         elif i in svc:
             base = f"svc_{base}"
         names.append(base)
@@ -110,6 +117,7 @@ def win_names(topo: Topology, seed: int) -> WinNames:
     priv[topo.admins] = True
     priv[topo.svc_accounts] = True
     priv[topo.deploy_account] = True
+    priv[topo.infra_accounts()] = True
     priv[topo.system_base : topo.system_base + n_hosts] = True
     return WinNames(
         host=host,

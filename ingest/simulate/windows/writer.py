@@ -135,7 +135,7 @@ def _truth(result: SimResult, wn: WinNames, out: Path) -> dict[str, Path]:
     acct = {topo.account_names[a]: wn.user_at(a) for a in range(topo.machine_base)}
     truth["roles"] = {r: [host[x] for x in v] for r, v in truth["roles"].items()}
     nov = truth["novelty"]
-    for key in ("admins", "service_accounts"):
+    for key in ("admins", "service_accounts", "helpdesk"):
         nov[key] = [acct[x] for x in nov[key]]
     nov["deploy_server"], nov["deploy_account"] = (
         host[nov["deploy_server"]],
@@ -144,7 +144,18 @@ def _truth(result: SimResult, wn: WinNames, out: Path) -> dict[str, Path]:
     for row in nov["new_hires"]:
         row["user"], row["workstation"] = acct[row["user"]], host[row["workstation"]]
     mon = nov["monitoring"]
-    mon["account"], mon["server"] = acct[mon["account"]], host[mon["server"]]
+    if mon is not None:
+        mon["account"], mon["server"] = acct[mon["account"]], host[mon["server"]]
+    for row in nov["moved_desks"]:
+        row["user"], row["from"], row["to"] = acct[row["user"]], host[row["from"]], host[row["to"]]
+    infra = nov["infrastructure"]
+    for key in ("scanners", "backup_servers", "printers"):
+        infra[key] = [host[x] for x in infra[key]]
+    if infra["print_server"] is not None:
+        infra["print_server"] = host[infra["print_server"]]
+    for key in ("scanner_account", "backup_account", "scan_account"):
+        if infra[key] is not None:
+            infra[key] = acct[infra[key]]
     for row in nov["new_servers"]:
         row["host"] = host[row["host"]]
     lines.sort()

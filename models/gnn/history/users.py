@@ -38,6 +38,8 @@ SESSION_LOGON_TYPES: tuple[str, ...] = (
     "Unlock",
     "CachedInteractive",
 )
+#: Account-name prefix of null sessions (no credential: left out of the account history).
+ANONYMOUS = "ANONYMOUS LOGON@"
 #: Half-life of "the account has a session on the source host" (twelve hours: a workday).
 SESSION_HALF_LIFE_SECONDS = 12 * 3_600
 
@@ -98,6 +100,23 @@ class EdgeUsers:
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         out = cls(ptr, users[np.argsort(edge, kind="stable")], sessions)
         out.edge_rows(src, dst)
+        return out
+
+    def subset(self, keep: np.ndarray, src: np.ndarray, dst: np.ndarray) -> EdgeUsers:
+        """The accounts of the kept edges (``keep``: mask over the window's edges ``src``,
+        ``dst``); sessions that a dropped edge opened (its accounts on its destination,
+        an RDP hop say) are dropped with it."""
+        counts = self.ptr[1:] - self.ptr[:-1]
+        rows = np.repeat(keep, counts)
+        ptr = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
+        su, sh = self.sessions
+        if len(su) and not keep.all():
+            q, u = self.expand(np.flatnonzero(~keep))
+            dropped = PairHistory.key(u, dst[~keep][q])
+            stay = ~np.isin(PairHistory.key(su, sh), dropped)
+            su, sh = su[stay], sh[stay]
+        out = EdgeUsers(ptr, self.users[rows], (su, sh))
+        out.edge_rows(src[keep], dst[keep])
         return out
 
     def expand(self, edge_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,6 +254,10 @@ class UserHistory:
 def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, int]):
     """(window, src, dst, user) id arrays of distinct event rows; extends ``user_ids``.
 
+    ``ANONYMOUS LOGON`` rows are left out: a null session carries no credential, so it
+    says nothing about where an account is used from (counted as one, every null
+    session to a new host looked like a stolen account used from a new source).
+
     Args:
         events: ``window``, ``src_user``, ``src_host``, ``dst_host`` columns.
         host_ids: ``host``, ``node_id`` (the node index).
@@ -242,7 +265,11 @@ def user_rows(events: pl.DataFrame, host_ids: pl.DataFrame, user_ids: dict[str, 
     """
     import polars as pl
 
-    rows = events.select("window", "src_user", "src_host", "dst_host").unique()
+    rows = (
+        events.select("window", "src_user", "src_host", "dst_host")
+        .filter(~pl.col("src_user").fill_null("").str.to_uppercase().str.starts_with(ANONYMOUS))
+        .unique()
+    )
     ids = host_ids.select(pl.col("host"), pl.col("node_id"))
     rows = rows.join(ids.rename({"host": "src_host", "node_id": "src"}), on="src_host")
     rows = rows.join(ids.rename({"host": "dst_host", "node_id": "dst"}), on="dst_host")

@@ -64,7 +64,20 @@ USER_SCHEMA = pl.Schema(
     }
 )
 
-_FRAMES = ("pairs", "hosts", "user_dst", "users")
+#: Per (src_user, src_host): windows the account authenticated from the host to another one.
+USER_SRC_SCHEMA = pl.Schema(
+    {
+        "src_user": pl.String(),
+        "src_host": pl.String(),
+        "us_windows": pl.Int64(),
+        "us_last": pl.Int64(),
+    }
+)
+#: Per (src_user, host): the last window the account opened a session on the host (an
+#: interactive, remote-interactive, unlock or cached-interactive logon).
+SESSION_SCHEMA = pl.Schema({"src_user": pl.String(), "host": pl.String(), "ss_last": pl.Int64()})
+
+_FRAMES = ("pairs", "hosts", "user_dst", "users", "user_src", "sessions")
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,8 @@ class WindowSummary:
         dst: dst_host, in_degree, new_srcs, dst_events.
         user_dst: src_user, dst_host (distinct pairs of the window).
         users: src_user, u_deg, u_new_dsts.
+        user_src: src_user, src_host (accounts used from a host to another one).
+        sessions: src_user, host (sessions opened on a host in the window).
     """
 
     window: int
@@ -86,6 +101,8 @@ class WindowSummary:
     dst: pl.DataFrame
     user_dst: pl.DataFrame
     users: pl.DataFrame
+    user_src: pl.DataFrame
+    sessions: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,7 @@ class History:
     """Aggregates of every window consumed so far (immutable; :func:`advance` returns a new one).
 
     Attributes:
-        pairs, hosts, user_dst, users: frames with the module's schemas.
+        pairs, hosts, user_dst, users, user_src, sessions: frames with the module's schemas.
         windows: number of windows consumed.
         last_window: id of the last window consumed (``None`` when empty).
     """
@@ -102,6 +119,8 @@ class History:
     hosts: pl.DataFrame
     user_dst: pl.DataFrame
     users: pl.DataFrame
+    user_src: pl.DataFrame
+    sessions: pl.DataFrame
     windows: int = 0
     last_window: int | None = None
 
@@ -113,6 +132,8 @@ class History:
             hosts=pl.DataFrame(schema=HOST_SCHEMA),
             user_dst=pl.DataFrame(schema=USER_DST_SCHEMA),
             users=pl.DataFrame(schema=USER_SCHEMA),
+            user_src=pl.DataFrame(schema=USER_SRC_SCHEMA),
+            sessions=pl.DataFrame(schema=SESSION_SCHEMA),
         )
 
     def save(self, directory: str | Path) -> None:
@@ -202,12 +223,23 @@ def advance(history: History, summary: WindowSummary) -> History:
         pl.col("u_deg").alias("u_deg_sum"),
         pl.col("u_new_dsts").alias("u_distinct"),
     )
+    user_src = summary.user_src.lazy().select(
+        "src_user",
+        "src_host",
+        pl.lit(1, pl.Int64).alias("us_windows"),
+        pl.lit(w, pl.Int64).alias("us_last"),
+    )
+    sessions = summary.sessions.lazy().select(
+        "src_user", "host", pl.lit(w, pl.Int64).alias("ss_last")
+    )
     folded = pl.collect_all(
         [
             _fold(history.pairs, pairs, ["src_host", "dst_host"], maxed=("p_last",)),
             _fold(history.hosts, hosts_new, ["host"]),
             _fold(history.user_dst, user_dst, ["src_user", "dst_host"], maxed=("ud_last",)),
             _fold(history.users, users, ["src_user"]),
+            _fold(history.user_src, user_src, ["src_user", "src_host"], maxed=("us_last",)),
+            _fold(history.sessions, sessions, ["src_user", "host"], maxed=("ss_last",)),
         ]
     )
     return replace(

@@ -1,10 +1,13 @@
-"""Negative edges for label-free training: observed edges with a corrupted destination.
+"""Negative edges for label-free training: observed edges with a corrupted end.
 
 A negative is built from a real edge of the window by moving its events to
 another host (half the time a uniformly drawn known host, half the time one
 drawn by how often it was a destination before, so the model cannot get by on
-host popularity alone). The corrupted window is then aggregated and featurized
-exactly like a real one, so negatives and positives share one code path.
+host popularity alone): the destination for three negatives in four, the source for
+the others, so the model also learns which accounts are used from which hosts (a
+credential used from a host it never came from is what a stolen one looks like).
+The corrupted window is then aggregated and featurized exactly like a real one, so
+negatives and positives share one code path.
 """
 
 from __future__ import annotations
@@ -65,16 +68,29 @@ def corrupt_window(
     uniform = rng.integers(0, len(hosts), size=k)
     weighted = rng.choice(len(hosts), size=k, p=weights)
     which = np.where(rng.random(k) < 0.5, uniform, weighted)
-    moves = pick.with_columns(pl.Series("new_dst", hosts[which], dtype=pl.String))
-    moves = moves.filter(pl.col("new_dst") != pl.col("src_host")).join(
-        pairs.rename({"dst_host": "new_dst"}), on=["src_host", "new_dst"], how="anti"
+    src_side = rng.random(k) < 0.25
+    moves = pick.with_columns(
+        pl.Series("new_host", hosts[which], dtype=pl.String), pl.Series("src_side", src_side)
+    ).with_columns(
+        pl.when("src_side").then("new_host").otherwise("src_host").alias("new_src"),
+        pl.when("src_side").then("dst_host").otherwise("new_host").alias("new_dst"),
     )
+    moves = moves.filter(pl.col("new_dst") != pl.col("new_src")).join(
+        pairs.rename({"src_host": "new_src", "dst_host": "new_dst"}),
+        on=["new_src", "new_dst"],
+        how="anti",
+    )
+    moves = moves.unique(["new_src", "new_dst"], keep="first", maintain_order=True)
     if moves.is_empty():
         return window_edges(events, window_seconds), events, empty
+    moved = moves.select("src_host", "dst_host", "new_src", "new_dst")
     corrupted = (
-        events.join(moves, on=["src_host", "dst_host"], how="left")
-        .with_columns(pl.coalesce("new_dst", "dst_host").alias("dst_host"))
-        .drop("new_dst")
+        events.join(moved, on=["src_host", "dst_host"], how="left")
+        .with_columns(
+            pl.coalesce("new_src", "src_host").alias("src_host"),
+            pl.coalesce("new_dst", "dst_host").alias("dst_host"),
+        )
+        .drop("new_src", "new_dst")
     )
-    fake = moves.select("src_host", pl.col("new_dst").alias("dst_host")).unique()
-    return window_edges(corrupted, window_seconds), corrupted, fake
+    fake = moves.select(pl.col("new_src").alias("src_host"), pl.col("new_dst").alias("dst_host"))
+    return window_edges(corrupted, window_seconds), corrupted, fake.unique()

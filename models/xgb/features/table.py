@@ -19,7 +19,12 @@ XGBoost treats as "missing"):
   sources ever, role;
 * the users on the edge: how many never authenticated to this destination
   before, the least familiar user's history with it, and the busiest user's
-  distinct destinations now, new destinations now and usual count.
+  distinct destinations now, new destinations now and usual count;
+* the people's accounts on the edge and the source: how many never authenticated
+  from this source to another host before, and how many of those have no logon
+  session on it (an interactive, remote-desktop or unlock logon in the last 12 hours or
+  this window): a credential carried to a host and used from there, what a stolen one
+  looks like (``ANONYMOUS LOGON`` and machine accounts are not people's accounts).
 """
 
 from __future__ import annotations
@@ -86,9 +91,19 @@ FEATURES: tuple[str, ...] = (
     "user_dsts_now",
     "user_new_dsts",
     "user_dsts_usual",
+    "users_new_from_src",
+    "users_new_from_src_no_session",
 )
 
 KEYS = ("window", "src_host", "dst_host")
+#: Logon types that open a session on the destination (a person at it).
+SESSION_LOGON_TYPES = ("Interactive", "RemoteInteractive", "Unlock", "CachedInteractive")
+#: Windows a session counts as "logged on there" (12 hours of 30-minute windows).
+SESSION_WINDOWS = 24
+#: A person's account: not a machine account (``C12$@DOM1``), SYSTEM or ANONYMOUS LOGON.
+_PERSON = ~pl.col("src_user").fill_null("").str.contains(
+    r"(?i)^([^@]*\$|system|anonymous logon)(@|$)"
+)
 
 
 def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -141,7 +156,37 @@ def _summary_plan(
         pl.len().cast(pl.Int64).alias("u_deg"),
         (~pl.col("_seen")).sum().cast(pl.Int64).alias("u_new_dsts"),
     )
-    return {"pairs": pairs, "src": src, "dst": dst, "user_dst": user_dst, "users": users}
+    user_src = (
+        events.filter((pl.col("src_host") != pl.col("dst_host")) & _PERSON)
+        .select("src_user", "src_host")
+        .unique()
+    )
+    return {
+        "pairs": pairs,
+        "src": src,
+        "dst": dst,
+        "user_dst": user_dst,
+        "users": users,
+        "user_src": user_src,
+        "sessions": _sessions(events),
+    }
+
+
+def _sessions(events: pl.LazyFrame) -> pl.LazyFrame:
+    """(src_user, host) of the sessions opened in the window (none without logon types)."""
+    names = events.collect_schema().names()
+    if not {"logon_type", "orientation"} <= set(names):
+        return pl.LazyFrame(schema={"src_user": pl.String(), "host": pl.String()})
+    ok = pl.col("success").fill_null(True) if "success" in names else pl.lit(True)
+    return (
+        events.filter(
+            pl.col("logon_type").is_in(SESSION_LOGON_TYPES)
+            & (pl.col("orientation") == "LogOn")
+            & ok
+        )
+        .select("src_user", pl.col("dst_host").alias("host"))
+        .unique()
+    )
 
 
 def _window_of(edges: pl.DataFrame, events: pl.DataFrame) -> int:
@@ -154,12 +199,20 @@ def _window_of(edges: pl.DataFrame, events: pl.DataFrame) -> int:
 
 
 def _user_features(
-    history: History, events: pl.LazyFrame, summary_users: pl.LazyFrame
+    history: History,
+    events: pl.LazyFrame,
+    summary_users: pl.LazyFrame,
+    sessions: pl.LazyFrame,
+    window: int,
 ) -> pl.LazyFrame:
-    """Per edge: novelty of its users towards its destination and their breadth now vs. usual."""
+    """Per edge: novelty of its users towards its destination and their breadth now vs.
+    usual; its people's accounts never used from its source, and of those the ones with no
+    session on it."""
     users = summary_users.join(history.users.lazy(), on="src_user", how="left").with_columns(
         _ratio(pl.col("u_deg_sum"), pl.col("u_windows")).alias("_usual")
     )
+    recent = history.sessions.lazy().filter(pl.col("ss_last") >= window - SESSION_WINDOWS)
+    present = pl.concat([recent.select("src_user", "host"), sessions]).unique()
     per_user = (
         events.select("src_host", "dst_host", "src_user")
         .unique()
@@ -169,6 +222,24 @@ def _user_features(
             how="left",
         )
         .join(users.select("src_user", "u_deg", "u_new_dsts", "_usual"), on="src_user", how="left")
+        .join(
+            history.user_src.lazy().select("src_user", "src_host", "us_windows"),
+            on=["src_user", "src_host"],
+            how="left",
+        )
+        .join(
+            present.with_columns(pl.lit(True).alias("_here")),
+            left_on=["src_user", "src_host"],
+            right_on=["src_user", "host"],
+            how="left",
+        )
+        .with_columns(
+            (
+                _PERSON
+                & pl.col("us_windows").is_null()
+                & (pl.col("src_host") != pl.col("dst_host"))
+            ).alias("_new_src")
+        )
     )
     return per_user.group_by("src_host", "dst_host").agg(
         pl.col("ud_windows").is_null().sum().cast(pl.Int64).alias("users_new_to_dst"),
@@ -176,6 +247,11 @@ def _user_features(
         pl.col("u_deg").max().alias("user_dsts_now"),
         pl.col("u_new_dsts").max().alias("user_new_dsts"),
         pl.col("_usual").sort_by("u_new_dsts", "src_user").last().alias("user_dsts_usual"),
+        pl.col("_new_src").sum().cast(pl.Int64).alias("users_new_from_src"),
+        (pl.col("_new_src") & pl.col("_here").is_null())
+        .sum()
+        .cast(pl.Int64)
+        .alias("users_new_from_src_no_session"),
     )
 
 
@@ -243,7 +319,11 @@ def edge_features(
         .join(plan["dst"], on="dst_host", how="left")
         .join(src_hist, on="src_host", how="left")
         .join(dst_hist, on="dst_host", how="left")
-        .join(_user_features(history, ev, plan["users"]), on=["src_host", "dst_host"], how="left")
+        .join(
+            _user_features(history, ev, plan["users"], plan["sessions"], window),
+            on=["src_host", "dst_host"],
+            how="left",
+        )
         .sort("_row")
     )
     feats = out.select(
@@ -273,11 +353,24 @@ def edge_features(
         c("user_dsts_now"),
         c("user_new_dsts"),
         c("user_dsts_usual"),
+        c("users_new_from_src").fill_null(0),
+        c("users_new_from_src_no_session").fill_null(0),
     )
     feats = feats.with_columns([c(n).cast(pl.Float64).fill_null(float("nan")) for n in FEATURES])
     frames = pl.collect_all([feats, *plan.values()])
     summary = WindowSummary(window, **dict(zip(plan, frames[1:], strict=True)))
     return frames[0], summary
+
+
+def window_summary(
+    history: History, window: int, edges: pl.DataFrame, events: pl.DataFrame
+) -> WindowSummary:
+    """The :class:`WindowSummary` of one window's (possibly filtered) edges and events
+    without computing features: what :func:`models.xgb.features.history.advance` folds in
+    when the quarantine leaves some of the window's pairs out."""
+    plan = _summary_plan(history, edges.lazy(), events.lazy())
+    frames = pl.collect_all(list(plan.values()))
+    return WindowSummary(int(window), **dict(zip(plan, frames, strict=True)))
 
 
 def empty_features() -> pl.DataFrame:

@@ -140,6 +140,12 @@ TEXTS: dict[str, Callable[[Row, float], str]] = {
         f"{_usual(r['user_dsts_usual'])} destinations"
     ),
     "user_dsts_usual": lambda r, v: f"that user usually reaches {_n(v)} destinations per window",
+    "users_new_from_src": lambda r, v: (
+        f"{_n(v)} account(s) on this edge never authenticated from the source before"
+    ),
+    "users_new_from_src_no_session": lambda r, v: (
+        f"{_n(v)} account(s) never used from the source before and with no logon session there"
+    ),
 }
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from models.xgb.features.history import History, advance
-from models.xgb.features.table import EVENT_INPUT_COLUMNS, edge_features
+from models.xgb.features.table import EVENT_INPUT_COLUMNS, edge_features, window_summary
 
 if TYPE_CHECKING:
     from ingest.graphs import GraphStore
@@ -94,8 +94,18 @@ class FeatureWalker:
         self.store = store
         self.history = history if history is not None else History.empty()
 
-    def walk(self, wanted: Iterable[int], chunk: int = 32) -> Iterator[WindowStep]:
+    def walk(
+        self,
+        wanted: Iterable[int],
+        chunk: int = 32,
+        withhold: Callable[[int, pl.DataFrame], pl.DataFrame | None] | None = None,
+    ) -> Iterator[WindowStep]:
         """Consume every store window up to ``max(wanted)``; yield a step for each wanted one.
+
+        A window is folded into the history after its step was yielded (when the next one
+        is asked for). ``withhold(window, edges)`` gives the (src_host, dst_host) pairs of
+        the window to leave out of the history (the quarantine, :mod:`models.quarantine`),
+        or None.
 
         Raises:
             ValueError: a wanted window is at or before the history's last window.
@@ -113,6 +123,15 @@ class FeatureWalker:
         for w, edges, events in iter_window_frames(self.store, todo, chunk):
             feats, summary = edge_features(self.history, edges, events)
             before = self.history
-            self.history = advance(self.history, summary)
             if w in wanted:
                 yield WindowStep(w, before, edges, events, feats)
+            held = withhold(w, edges) if withhold is not None else None
+            if held is not None and held.height:
+                keys = ["src_host", "dst_host"]
+                summary = window_summary(
+                    before,
+                    w,
+                    edges.join(held, on=keys, how="anti"),
+                    events.join(held, on=keys, how="anti"),
+                )
+            self.history = advance(before, summary)

@@ -34,14 +34,17 @@ def alert_json(row: Any) -> str:
     """One listed alert as a JSON object (``row`` in ``LIST_COLUMNS`` order; its
     ``scores`` and ``techniques`` are JSON text from the database)."""
     (id_, time, last_time, window, src, dst, user, score, detector,
-     scores, techniques, severity, status, verdict, campaign_id) = row  # fmt: skip
+     scores, techniques, severity, status, verdict, campaign_id, suppressed,
+     suppressed_reason, priority) = row  # fmt: skip
     return (
         f'{{"id":{int(id_)},"time":{int(time)},"last_time":{int(last_time)},'
         f'"window":{int(window)},"src_host":{_str(src)},"dst_host":{_str(dst)},'
         f'"user":{_str(user)},"score":{_float(score)},"detector":{_str(detector)},'
         f'"scores":{scores or "{}"},"techniques":{techniques or "[]"},'
         f'"severity":{_str(severity)},"status":{_str(status)},"verdict":{_opt_str(verdict)},'
-        f'"campaign_id":{_opt_int(campaign_id)},"first_seen":"{_iso(int(time))}"}}'
+        f'"campaign_id":{_opt_int(campaign_id)},"suppressed":{"true" if suppressed else "false"},'
+        f'"suppressed_reason":{_opt_str(suppressed_reason)},"priority":{_float(priority or 0.0)},'
+        f'"first_seen":"{_iso(int(time))}"}}'
     )
 
 

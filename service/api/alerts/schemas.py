@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 Status = Literal["new", "triaged", "closed"]
 Verdict = Literal["true_positive", "false_positive"]
 Severity = Literal["low", "medium", "high", "critical"]
-Sort = Literal["-time", "time", "-score", "score", "-id", "id"]
+Sort = Literal["-time", "time", "-score", "score", "-id", "id", "-priority", "priority"]
 
 
 def _iso(seconds: int) -> str:
@@ -37,7 +37,10 @@ class AlertQuery(BaseModel):
     detector: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}$")
     rule: str | None = Field(None, min_length=1, max_length=200)
     campaign: int | None = Field(None, ge=1, le=2**62)
-    sort: Sort = "-time"
+    suppressed: bool | None = Field(
+        None, description="true: only suppressed (known-benign) alerts; false: only the others"
+    )
+    sort: Sort = Field("-time", description="-priority: severity, then score (the triage order)")
     limit: int = Field(50, ge=1)
     cursor: str | None = Field(None, max_length=500)
 
@@ -62,6 +65,9 @@ class AlertRead(BaseModel):
     status: str
     verdict: str | None
     campaign_id: int | None
+    suppressed: bool = Field(False, description="a known-benign class (kept, not in the queue)")
+    suppressed_reason: str | None = Field(None, description="why it was suppressed, in words")
+    priority: float = Field(0.0, description="severity rank (0 low .. 3 critical) + 0.999 * score")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -117,7 +123,12 @@ class AlertDetail(AlertRead):
     """Everything about one alert: facts, scores, explanation, rule hits, campaign, history."""
 
     users: list[str]
-    explanation: list[dict[str, Any]] = Field(description="top feature contributions (SHAP)")
+    explanation: list[dict[str, Any]] = Field(
+        description="facts about the logs behind the alert, each with its contribution "
+        "(feature, value, contribution, text, group)"
+    )
+    occurrences: list[int] | None = Field(None, description="windows the pair alerted in")
+    stage_score: float = Field(0.0, description="the alerting stage's score (severity bands)")
     evidence: list[str]
     src_ips: list[str]
     note: str | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -22,9 +22,13 @@ def list_campaigns(
     end: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=60)] = None,
+    sort: Annotated[
+        Literal["-id", "-priority"],
+        Query(description="-id: newest first; -priority: severity, then score (triage)"),
+    ] = "-id",
 ) -> CampaignPage:
-    """Campaigns, newest first."""
+    """Campaigns, newest first (or in the triage order with ``sort=-priority``)."""
     page = campaign_service.list_campaigns(
         session=session,
         limit=min(limit, request.app.state.settings.api.max_page),
@@ -32,6 +36,7 @@ def list_campaigns(
         severity=severity,
         start=start,
         end=end,
+        sort=sort,
     )
     return CampaignPage(
         items=[CampaignRead.model_validate(c) for c in page.items], next_cursor=page.next_cursor

@@ -23,6 +23,7 @@ class CampaignRead(BaseModel):
     max_score: float
     severity: str
     techniques: list[str]
+    priority: float = Field(0.0, description="severity rank (0 low .. 3 critical) + 0.999 * score")
 
 
 class CampaignPage(BaseModel):

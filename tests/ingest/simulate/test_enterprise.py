@@ -87,15 +87,22 @@ def test_campaigns_are_late_small_and_novel(small):
     n_edges = remote.select(window, "src_host", "dst_host").unique().height
     n_red = small.redteam.select(window, "src_host", "dst_host").unique().height
     assert n_red / n_edges < 0.002
-    # Without stealth every hop is a never-seen edge and a host new to the credential.
-    for row in small.redteam.iter_rows(named=True):
-        before = remote.filter(pl.col("time") < row["time"])
-        assert before.filter(
-            pl.col("src_host") == row["src_host"], pl.col("dst_host") == row["dst_host"]
-        ).is_empty()
-        assert before.filter(
-            pl.col("src_user") == row["user"], pl.col("dst_host") == row["dst_host"]
-        ).is_empty()
+    # Without stealth every first visit is a never-seen edge and a host new to the credential
+    # (revisits come back over pairs the attacker created: tests/ingest/simulate/test_attacks.py).
+    names, accts = small.topology.host_names, small.topology.account_names
+    for camp in small.campaigns:
+        # (Two campaigns may dump the same admin's credential and reach the same host.)
+        others = {(h.user, h.dst) for c in small.campaigns if c is not camp for h in c.hops}
+        for hop in (h for h in camp.hops if not h.revisit):
+            before = remote.filter(pl.col("time") < hop.time)
+            src, dst = names[hop.src], names[hop.dst]
+            assert before.filter(pl.col("src_host") == src, pl.col("dst_host") == dst).is_empty()
+            assert (hop.user, hop.dst) in others or before.filter(
+                pl.col("src_user") == accts[hop.user],
+                pl.col("dst_host") == dst,
+                pl.col("orientation") == "LogOn",
+                pl.col("success"),
+            ).is_empty()
     # Stolen credentials: some hop uses another user than the foothold's.
     assert any(h.user != c.foothold_user for c in small.campaigns for h in c.hops)
     assert {h.technique for c in small.campaigns for h in c.hops} <= {"psexec", "wmiexec"}
@@ -147,8 +154,8 @@ def test_machine_accounts_kerberos_to_dcs(small):
     tickets = mach.filter(pl.col("orientation").is_in(["TGT", "TGS"]))
     assert set(tickets["dst_host"].unique()) <= dcs
     assert set(tickets["auth_type"].unique()) == {"Kerberos"}
-    # Every host's machine account shows up.
-    assert mach["src_host"].n_unique() == SMALL.hosts
+    # Every domain member's machine account shows up (network printers are not members).
+    assert mach["src_host"].n_unique() == SMALL.hosts - len(small.topology.printers) > 0
     assert (mach["dst_user"].str.starts_with("SYSTEM@")).any()
 
 

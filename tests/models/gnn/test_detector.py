@@ -179,8 +179,13 @@ def test_explain_names_the_novel_pair(store: GraphStore, trained) -> None:
         "h_dst",
     }
     pair = next(c for c in exp.contributions if c.feature == "pair")
-    assert "never authenticated" in pair.text
+    assert pair.text.startswith("first time W3 reached W9")
     assert pair.contribution > 0  # a never-seen pair pushes towards anomalous
+    # Every group is said as a fact of the logs, never as a hidden state's numbers.
+    assert not any("norm" in c.text or "state" in c.text for c in exp.contributions)
+    for c in exp.contributions:
+        if c.feature in ("h_src", "h_dst"):
+            assert "never-seen connections" in c.text
     with pytest.raises(KeyError, match="NOPE"):
         det.explain(store, [(PLANT_WINDOW, "NOPE", "W9")])
 

@@ -182,3 +182,25 @@ def test_negatives_move_whole_edges_to_new_pairs(dataset):
     feats, _ = edge_features(history, edges_c, events_c)
     neg = feats.join(fake, on=["src_host", "dst_host"], how="semi")
     assert neg.height == len(moved) and (neg["pair_seen"] == 0).all()
+
+
+def test_accounts_never_used_from_the_source_and_without_a_session_there():
+    feats = run(
+        windowed(
+            [
+                ev(10, "u1@D", "W1", "W1", logon="Interactive"),  # u1 sits at W1
+                ev(20, "u1@D", "W1", "S1"),  # ... and uses it to reach S1
+                ev(1810, "u1@D", "W1", "S2"),  # window 1: known source, session
+                ev(1820, "u2@D", "W1", "S2"),  # never from W1, no session: stolen-like
+                ev(1830, "u3@D", "W1", "W1", logon="Interactive"),  # u3 logs on at W1 now
+                ev(1840, "u3@D", "W1", "S3"),  # never from W1, but logged on there
+                ev(1850, "C9$@D", "W1", "S3"),  # machine accounts are not people
+                ev(1860, "ANONYMOUS LOGON@S4", "W1", "S4"),  # nor null sessions
+            ]
+        )
+    )[1]
+    s2, s3, s4 = row(feats, "W1", "S2"), row(feats, "W1", "S3"), row(feats, "W1", "S4")
+    assert (s2["users_new_from_src"], s2["users_new_from_src_no_session"]) == (1, 1)
+    assert (s3["users_new_from_src"], s3["users_new_from_src_no_session"]) == (1, 0)
+    assert (s4["users_new_from_src"], s4["users_new_from_src_no_session"]) == (0, 0)
+    assert "no logon session" in describe("users_new_from_src_no_session", s2)

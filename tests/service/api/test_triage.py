@@ -152,6 +152,14 @@ def test_triage_page_works_against_a_live_api(tmp_path):
         page = json.loads(done.stdout)
         assert page["before_key"] == "enter an API key" and page["stored_key"]
         assert page["listed"] == 50 and page["more_hidden"] is False
+        # The first screen: campaigns and alerts, most severe first, then by score.
+        rank = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+        sev = [rank[s] for s in page["first_severities"]]
+        assert sev == sorted(sev, reverse=True) and sev[0] == 3
+        same = [s for r, s in zip(sev, page["first_scores"], strict=True) if r == sev[0]]
+        assert same == sorted(same, reverse=True)
+        camp = [rank[s] for s in page["campaign_severities"]]
+        assert camp and camp == sorted(camp, reverse=True)
         total = len(
             client.get("/alerts", params={"limit": 100}, headers=auth(keys["read"])).json()["items"]
         )

@@ -30,7 +30,7 @@ const ids = [...fs.readFileSync(htmlPath, "utf8").matchAll(/id="([^"]+)"/g)].map
 const byId = {};
 for (const id of ids) {
   const node = new Node("div");
-  if (["alerts", "d-hits", "d-explanation"].includes(id)) {
+  if (["alerts", "campaigns", "d-hits", "d-explanation"].includes(id)) {
     node.tBodies = [new Node("tbody")];
     node.tHead = { rows: [{ cells: { length: 7 } }] };
   }
@@ -77,8 +77,12 @@ const dd = (name) => {
   byId.key.value = key;
   await fire("key-form", "submit");
   const rows = () => byId.alerts.tBodies[0].children;
-  await until(() => rows().length > 0, "the alert list");
+  const campaigns = () => byId.campaigns.tBodies[0].children;
+  await until(() => rows().length > 0 && campaigns().length > 0, "the first screen");
   out.listed = rows().length;
+  out.campaign_severities = campaigns().map((r) => r.children[0].textContent);
+  out.first_severities = rows().slice(0, 20).map((r) => r.children[0].textContent);
+  out.first_scores = rows().slice(0, 20).map((r) => Number(r.children[1].textContent));
   out.more_hidden = byId.more.hidden;
   out.first_row = rows()[0].children.map((c) => c.textContent);
   out.stored_key = store.size === 1;

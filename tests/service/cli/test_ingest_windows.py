@@ -170,9 +170,13 @@ def test_simulator_windows_output_parses_and_hops_fire_rules(tmp_path: Path) -> 
     hops = [h for c in json.loads((tmp_path / "campaigns.json").read_text())["campaigns"]
             for h in c["hops"]]  # fmt: skip
     expected = {
-        "psexec": {"hw-admin-share-exe-write", "hw-psexec-child-process"},
+        "psexec": {"hw-admin-share-exe-write"},
         "wmiexec": {"hw-impacket-exec-commandline", "hw-wmi-spawned-process"},
     }
+    # PsExec's service is PSEXESVC or, now and then, a random 8-letter name (the
+    # simulator's tradecraft): the child-process rule fires for the first, the generic
+    # remote-execution service rule for the second.
+    either = {"psexec": {"hw-psexec-child-process", "hw-remote-exec-service-install"}}
     known = [h for h in hops if h["technique"] in expected]
     assert known, hops
     for hop in known:
@@ -180,7 +184,9 @@ def test_simulator_windows_output_parses_and_hops_fire_rules(tmp_path: Path) -> 
             (pl.col("host") == hop["dst_host"].upper())
             & ((pl.col("time") - hop["epoch_time"]).abs() <= 120)
         )
-        assert expected[hop["technique"]] <= set(near["rule_id"]), hop
+        fired = set(near["rule_id"])
+        assert expected[hop["technique"]] <= fired, hop
+        assert fired & either.get(hop["technique"], fired), hop
 
 
 def test_ingest_windows_with_redteam_labels_the_simulated_hops(tmp_path: Path) -> None:
